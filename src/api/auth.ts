@@ -1,0 +1,56 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { getUser, userByApiKey } from '../auth/users.js';
+import { SESSION_COOKIE, sessionUserId } from '../auth/sessions.js';
+import type { ApiContext } from './context.js';
+
+/** The routes anyone may call (SPEC.md §5): the root document, the health ping, login and the portal's files. */
+function isPublic(method: string, path: string): boolean {
+  if (path === '/api' || path === '/api/') return method === 'GET';
+  if (path === '/api/octopusservernodes/ping') return method === 'GET' || method === 'HEAD';
+  if (path === '/api/users/login') return method === 'POST';
+  return !path.startsWith('/api/') && !path.startsWith('/api?');
+}
+
+export function cookieValue(req: FastifyRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0] ?? '';
+    const apiKey = req.headers['x-octopus-apikey'];
+    const query = req.query as Record<string, unknown> | undefined;
+    const key = typeof apiKey === 'string' ? apiKey : typeof query?.apikey === 'string' ? query.apikey : undefined;
+    if (key) {
+      req.user = await userByApiKey(ctx.pool, key);
+    } else {
+      const token = cookieValue(req, SESSION_COOKIE);
+      if (token) {
+        const userId = await sessionUserId(ctx.pool, ctx.key, token);
+        if (userId) {
+          req.user = await getUser(ctx.pool, userId);
+          // Cookie sessions only change state through JSON requests: a cross-site form cannot send those.
+          const ct = req.headers['content-type'] ?? '';
+          if (req.user && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && req.headers['content-length'] !== '0'
+              && req.headers['content-length'] !== undefined && !ct.startsWith('application/json')) {
+            throw new ForbiddenError('Requests signed in with a session cookie must send application/json.');
+          }
+        }
+      }
+    }
+    if (!req.user && !isPublic(req.method, path)) {
+      throw new UnauthorizedError('You must be signed in, or send an API key in the X-Octopus-ApiKey header.');
+    }
+  });
+}
+
+export function requireAdmin(req: FastifyRequest): void {
+  if (!req.user?.isAdmin) throw new ForbiddenError('Only administrators may do this; sign in as an administrator.');
+}

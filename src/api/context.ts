@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { MasterKey } from '../crypto/masterKey.js';
+import type { Pool } from '../db/pool.js';
+import type { RuntimeOptions } from '../config/options.js';
+import type { User } from '../auth/users.js';
+
+/** What every route may use; built once by the composition root. */
+export interface ApiContext {
+  readonly pool: Pool;
+  readonly key: MasterKey;
+  readonly nodeName: string;
+  readonly nodeId: string;
+  readonly installationId: string;
+  readonly options: RuntimeOptions;
+  readonly log: Logger;
+  /** Whether this node can currently prove it is alive (its liveness connection is up). */
+  readonly healthy: () => boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user?: User;
+  }
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { API_VERSION, VERSION } from '../../version.js';
+import type { ApiContext } from '../context.js';
+
+export function rootRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/api', async () => ({
+    Application: 'Cuttle',
+    Version: VERSION,
+    ApiVersion: API_VERSION,
+    InstallationId: ctx.installationId,
+    Links: {
+      Self: '/api',
+      CurrentUser: '/api/users/me',
+      SignIn: '/api/users/login',
+      SignOut: '/api/users/logout',
+      Users: '/api/users{/id}{?skip,take,ids,filter}',
+      OctopusServerNodes: '/api/octopusservernodes{/id}{?skip,take,ids,partialName}',
+      OctopusServerClusterSummary: '/api/octopusservernodes/summary',
+      Tasks: '/api/tasks{/id}{?skip,take,ids,partialName,states,node,name,spaces}',
+      Spaces: '/api/spaces{/id}{?skip,take,ids,partialName}',
+      SpaceHome: '/api/{spaceId}',
+      Web: '/app',
+    },
+  }));
+}

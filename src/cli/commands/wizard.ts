@@ -1,0 +1,51 @@
+import { createInterface } from 'node:readline/promises';
+import { defaultNodeName } from '../../config/home.js';
+import { UsageError, errorMessage } from '../../errors.js';
+import type { JoinInput, SetupInput, SetupResult } from '../bootstrap.js';
+import { stdio } from '../shared.js';
+import { printNextSteps } from './setup.js';
+
+interface Actions {
+  setup(i: SetupInput): Promise<SetupResult>;
+  join(i: JoinInput): Promise<void>;
+}
+
+/**
+ * The interactive set-up, mirroring Octopus's Getting Started wizard: create a new cluster, or
+ * add this server as a node of an existing one (database first, then the master key).
+ */
+export async function runWizard(home: string, actions: Actions): Promise<void> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const ask = async (q: string, fallback?: string): Promise<string> => {
+    const a = (await rl.question(fallback ? `${q} [${fallback}]: ` : `${q}: `)).trim();
+    return a || fallback || '';
+  };
+  try {
+    stdio.line('Cuttle set-up');
+    stdio.line(`Home directory (node-local, never shared): ${home}`);
+    stdio.line('  1) Create a new cluster (this is the first node)');
+    stdio.line('  2) Add this server as a node of an existing cluster');
+    const choice = await ask('Choose 1 or 2', '1');
+    if (choice !== '1' && choice !== '2') throw new UsageError(`"${choice}" is not 1 or 2; run \`cuttle setup\` again and choose 1 or 2.`);
+    const databaseUrl = await ask('Database URL (postgres://user:password@host:5432/cuttle)');
+    if (!databaseUrl) throw new UsageError('A database URL is required; run `cuttle setup` again and give one.');
+    const nodeName = await ask('Node name', defaultNodeName());
+    const listen = await ask('Listen address', '0.0.0.0:8080');
+    if (choice === '1') {
+      const adminUsername = await ask('Administrator user name', 'admin');
+      const adminPassword = await ask('Administrator password (8 characters or more)');
+      const r = await actions.setup({ home, databaseUrl, adminUsername, adminPassword, nodeName, listen });
+      stdio.line('Created a new Cuttle cluster.');
+      printNextSteps(home, r.masterKey);
+    } else {
+      const masterKey = await ask('Master key of the cluster (from `cuttle show-master-key` on its first node)');
+      await actions.join({ home, databaseUrl, masterKey, nodeName, listen });
+      stdio.line(`Node ${nodeName} joined the cluster. Start it with: cuttle run --home ${home}`);
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ABORT_ERR') throw new UsageError('Set-up was cancelled; nothing was written.');
+    throw err instanceof Error ? err : new Error(errorMessage(err));
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { EnvironmentError, errorMessage } from '../errors.js';
+import { openClient } from '../db/pool.js';
+import { NODE_LOCK_NAMESPACE, nodeId } from './nodes.js';
+
+export interface LivenessOptions {
+  readonly databaseUrl: string;
+  readonly nodeName: string;
+  readonly heartbeatMs: number;
+  readonly offlineThresholdMs: number;
+  readonly log: Logger;
+}
+
+/**
+ * The node's proof of life, on its own connection and timer so that nothing the node does
+ * (a busy pool, a slow share) can delay it. While the connection lives PostgreSQL holds the
+ * node's session advisory lock; when the process dies the lock goes with the connection.
+ *
+ * Events: 'lost' (cannot prove liveness: stop claiming), 'restored', 'expired' (lost for longer
+ * than the offline threshold: running work must be abandoned), 'fenced' (another start of this
+ * node took over: stop at once).
+ */
+export class Liveness extends EventEmitter {
+  readonly id: string;
+  epoch = 0;
+  private client: pg.Client | undefined;
+  private lockKey = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private lostSince: number | undefined;
+  private beating = false;
+  private stopped = false;
+
+  constructor(private readonly o: LivenessOptions) {
+    super();
+    this.id = nodeId(o.nodeName);
+  }
+
+  get healthy(): boolean {
+    return this.lostSince === undefined && !this.stopped;
+  }
+
+  /** Takes the node's advisory lock; refuses when another live process is this node. */
+  async acquire(): Promise<void> {
+    const client = await this.connect();
+    const row = await client.query<{ lock_key: number; listen_url: string }>('SELECT lock_key, listen_url FROM nodes WHERE id = $1', [this.id]);
+    const r = row.rows[0];
+    if (!r) {
+      await client.end().catch(() => undefined);
+      throw new EnvironmentError(`The node "${this.o.nodeName}" is not registered in this cluster; run \`cuttle join\` for this home first.`);
+    }
+    this.lockKey = r.lock_key;
+    if (!(await this.tryLock(client))) {
+      await client.end().catch(() => undefined);
+      throw new EnvironmentError(`Another live process is already node "${this.o.nodeName}" (${r.listen_url || 'no listen URL'}); each node needs its own name and home, so stop that process or use another --node-name.`);
+    }
+    this.client = client;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = await openClient(this.o.databaseUrl, `cuttle liveness ${this.o.nodeName}`);
+    client.on('error', (err) => this.connectionLost(err));
+    client.on('end', () => this.connectionLost(new Error('connection closed')));
+    return client;
+  }
+
+  private async tryLock(client: pg.Client): Promise<boolean> {
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [NODE_LOCK_NAMESPACE, this.lockKey]);
+    return r.rows[0]?.ok === true;
+  }
+
+  /** Marks the node started: a new epoch, its listen URL and storage nonce. */
+  async register(version: string, listenUrl: string, storageNonce: string): Promise<number> {
+    const c = this.requireClient();
+    const r = await c.query<{ epoch: number }>(
+      `UPDATE nodes SET epoch = epoch + 1, version = $2, listen_url = $3, storage_nonce = $4,
+         started_at = now(), stopped_at = NULL, last_seen = now()
+       WHERE id = $1 RETURNING epoch`,
+      [this.id, version, listenUrl, storageNonce]);
+    this.epoch = (r.rows[0] as { epoch: number }).epoch;
+    this.timer = setInterval(() => void this.beat(), this.o.heartbeatMs);
+    this.timer.unref();
+    return this.epoch;
+  }
+
+  private requireClient(): pg.Client {
+    if (!this.client) throw new EnvironmentError('The liveness connection is not open.');
+    return this.client;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.beating || this.stopped) return;
+    this.beating = true;
+    try {
+      if (!this.client) await this.reconnect();
+      if (!this.client) return;
+      const r = await this.client.query('UPDATE nodes SET last_seen = now() WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [this.id, this.epoch]);
+      if (r.rowCount === 0) {
+        this.o.log.error({ epoch: this.epoch }, 'this node was superseded by another start of the same node; stopping');
+        this.emit('fenced');
+        return;
+      }
+      if (this.lostSince !== undefined) {
+        this.o.log.info({}, 'liveness restored');
+        this.lostSince = undefined;
+        this.emit('restored');
+      }
+    } catch (err) {
+      this.connectionLost(err);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private connectionLost(err: unknown): void {
+    if (this.stopped) return;
+    const old = this.client;
+    this.client = undefined;
+    old?.removeAllListeners('end');
+    void old?.end().catch(() => undefined);
+    const now = Date.now();
+    if (this.lostSince === undefined) {
+      this.lostSince = now;
+      this.o.log.warn({ err: errorMessage(err) }, 'liveness connection lost; not claiming work until it is back');
+      this.emit('lost');
+    } else if (now - this.lostSince > this.o.offlineThresholdMs && !this.expiredEmitted) {
+      this.expiredEmitted = true;
+      this.o.log.error({}, 'liveness lost for longer than the offline threshold; abandoning running work');
+      this.emit('expired');
+    }
+  }
+
+  private expiredEmitted = false;
+
+  private async reconnect(): Promise<void> {
+    try {
+      const client = await this.connect();
+      if (!(await this.tryLock(client))) {
+        await client.end().catch(() => undefined);
+        throw new Error('advisory lock still held by the old connection');
+      }
+      this.client = client;
+      this.expiredEmitted = false;
+    } catch (err) {
+      this.connectionLost(err);
+    }
+  }
+
+  /** Clean shutdown: marked offline at once, lock released. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const c = this.client;
+    this.stopped = true;
+    if (!c) return;
+    c.removeAllListeners('end');
+    try {
+      await c.query('UPDATE nodes SET stopped_at = now() WHERE id = $1 AND epoch = $2', [this.id, this.epoch]);
+      await c.query('SELECT pg_advisory_unlock($1, $2)', [NODE_LOCK_NAMESPACE, this.lockKey]);
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'could not mark the node offline; others will see its lock vanish');
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}

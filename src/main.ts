@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { EnvironmentError, errorMessage } from './errors.js';
+import { VERSION } from './version.js';
+import { lockHome, listenUrl, parseListen, type NodeConfig } from './config/home.js';
+import type { RuntimeOptions } from './config/options.js';
+import { openPool, type Pool } from './db/pool.js';
+import { migrate } from './db/migrate.js';
+import { parseMasterKey } from './crypto/masterKey.js';
+import { requireCluster, verifyMasterKey } from './cluster/cluster.js';
+import { Liveness } from './cluster/liveness.js';
+import { ensureNodeRow } from './cluster/nodes.js';
+import { checkFolders, homeInsideShared, writeBeacons } from './storage/folders.js';
+import { getSharedPaths, resolvePaths } from './storage/sharedPaths.js';
+import { StorageMonitor } from './storage/monitor.js';
+import { buildServer } from './api/server.js';
+
+export interface RunNodeInput {
+  readonly home: string;
+  readonly config: NodeConfig;
+  readonly masterKey: string;
+  readonly options: RuntimeOptions;
+  readonly log: Logger;
+}
+
+export interface RunningNode {
+  readonly url: string;
+  readonly nodeName: string;
+  readonly pool: Pool;
+  /** Resolves when the node has stopped (clean shutdown or a fatal loss of ownership). */
+  readonly stopped: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * The composition root of a node: config → database → cluster membership → storage → API.
+ * Each step refuses with one clear sentence, and nothing is marked online before the HTTP port is bound.
+ */
+export async function runNode(input: RunNodeInput): Promise<RunningNode> {
+  const { home, config, options, log } = input;
+  const listen = parseListen(config.listen);
+  const key = parseMasterKey(input.masterKey);
+  const releaseHome = lockHome(home);
+  const cleanups: (() => Promise<void> | void)[] = [releaseHome];
+  const cleanup = async () => { for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined); };
+  try {
+    const pool = await openPool(config.databaseUrl, { applicationName: `cuttle ${config.nodeName}` });
+    cleanups.push(() => pool.end());
+    const m = await migrate(pool);
+    if (m.applied.length) log.info({ applied: m.applied }, 'database schema upgraded');
+    const cluster = await requireCluster(pool);
+    verifyMasterKey(cluster, key);
+    await ensureNodeRow(pool, config.nodeName, VERSION);
+
+    const settings = await getSharedPaths(pool);
+    const paths = resolvePaths(settings);
+    if (!paths) throw new EnvironmentError('The cluster has no shared storage configured; run `cuttle path --cluster-shared DIR` once for the cluster.');
+    const inside = homeInsideShared(home, paths, settings.clusterShared);
+    if (inside) {
+      throw new EnvironmentError(`The home directory ${home} lies inside shared storage (${inside}); a home is node-local, so pass a --home outside the shared folders.`);
+    }
+    const bad = checkFolders(paths, true).filter((f) => !f.ok);
+    if (bad.length) throw new EnvironmentError(`Shared storage is not usable: ${bad.map((b) => b.problem).join('; ')}.`);
+
+    const liveness = new Liveness({ databaseUrl: config.databaseUrl, nodeName: config.nodeName, heartbeatMs: options.heartbeatMs, offlineThresholdMs: options.offlineThresholdMs, log });
+    await liveness.acquire();
+    cleanups.push(() => liveness.stop());
+
+    const nonce = randomUUID();
+    const monitor = new StorageMonitor({ pool, nodeId: liveness.id, nodeName: config.nodeName, nonce, intervalMs: options.storageCheckMs, offlineThresholdMs: options.offlineThresholdMs, log });
+    const app: FastifyInstance = buildServer({
+      pool, key, nodeName: config.nodeName, nodeId: liveness.id, installationId: cluster.installationId, options, log,
+      healthy: () => liveness.healthy,
+    });
+    try {
+      await app.listen({ host: listen.host, port: listen.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new EnvironmentError(`The address ${config.listen} is already in use; stop what listens there or pass another --listen HOST:PORT.`);
+      if (code === 'EADDRNOTAVAIL') throw new EnvironmentError(`The address ${config.listen} is not an address of this machine; pass --listen with a local address such as 0.0.0.0:8080.`);
+      if (code === 'EACCES') throw new EnvironmentError(`Not allowed to listen on ${config.listen}; use a port above 1024 or run with the needed privilege.`);
+      throw err;
+    }
+    cleanups.push(() => app.close());
+
+    // Beacon before the nonce is published: a peer that reads the new nonce always finds the new file.
+    writeBeacons(paths, config.nodeName, nonce);
+    await liveness.register(VERSION, listenUrl(listen), nonce);
+    monitor.start();
+    cleanups.push(() => monitor.stop());
+    void monitor.check();
+    const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+    log.info({ url, epoch: liveness.epoch, version: VERSION }, 'node started');
+
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => { resolveStopped = r; });
+    let stopping: Promise<void> | undefined;
+    const stop = (reason: string): Promise<void> => {
+      stopping ??= (async () => {
+        log.info({ reason }, 'node stopping');
+        await cleanup();
+        log.info({}, 'node stopped');
+        resolveStopped();
+      })();
+      return stopping;
+    };
+    liveness.on('fenced', () => void stop('another start of this node took over'));
+    return { url, nodeName: config.nodeName, pool, stopped, stop };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+export function describeStartFailure(err: unknown): string {
+  return errorMessage(err);
+}
