@@ -1,0 +1,184 @@
+// Black-box helpers: real databases cloned from the template, real `cuttle` processes, real HTTP.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+import pg from 'pg';
+import { freePort } from '../src/db/embedded.js';
+
+export const BIN = fileURLToPath(new URL('../../bin/cuttle.js', import.meta.url));
+const ADMIN_URL = process.env.CUTTLE_TEST_ADMIN_URL;
+const TEMPLATE = process.env.CUTTLE_TEST_TEMPLATE ?? 'cuttle_test_template';
+
+// Cleanups run once, after the whole test file (hooks registered inside a suite's `before` would
+// run when that hook's scope ends, which is too early for folders and databases a suite uses).
+const cleanups: (() => Promise<void> | void)[] = [];
+const running = new Set<ChildProcess>();
+after(async () => {
+  for (const c of running) c.kill('SIGKILL');
+  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+});
+
+function adminUrl(): string {
+  if (!ADMIN_URL) throw new Error('Run the tests with `npm test` (test/run.ts starts PostgreSQL and sets CUTTLE_TEST_ADMIN_URL).');
+  return ADMIN_URL;
+}
+
+export function dbUrl(name: string): string {
+  const u = new URL(adminUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], url = adminUrl()): Promise<pg.QueryResult<T>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query<T>(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of its own for the calling test: a clone of the migrated template, or empty. */
+export async function freshDatabase(opts: { empty?: boolean } = {}): Promise<string> {
+  const name = `cuttle_t_${randomBytes(5).toString('hex')}`;
+  await adminQuery(opts.empty ? `CREATE DATABASE "${name}"` : `CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE}"`);
+  cleanups.push(async () => { await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); });
+  return dbUrl(name);
+}
+
+/** A temporary folder, removed after the test file. */
+export function tempDir(prefix = 'cuttle-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(d, 0o755);
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Runs the real CLI as a subprocess. */
+export function cuttle(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...FAST_TIMINGS, ...env },
+    input,
+    timeout: 60_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Short liveness timings so failure detection is quick in tests. */
+export const FAST_TIMINGS = {
+  CUTTLE_HEARTBEAT_SECONDS: '0.5',
+  CUTTLE_OFFLINE_THRESHOLD_SECONDS: '3',
+  CUTTLE_STORAGE_CHECK_SECONDS: '1',
+};
+
+export interface NodeProcess {
+  readonly name: string;
+  readonly home: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+
+/** Starts `cuttle run` for a home and waits until it answers its ping. */
+export async function startNode(home: string, name: string, env: NodeJS.ProcessEnv = {}, port?: number): Promise<NodeProcess> {
+  const p = port ?? (await freePort());
+  const child = spawn(process.execPath, [BIN, 'run', '--home', home], {
+    env: { ...process.env, ...FAST_TIMINGS, CUTTLE_LISTEN: `127.0.0.1:${p}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => { running.delete(child); r(code); }));
+  const url = `http://127.0.0.1:${p}`;
+  const node: NodeProcess = {
+    name, home, url, child,
+    output: () => out,
+    kill: async (signal = 'SIGKILL') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); return exited; },
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node ${name} exited with ${child.exitCode}: ${out}`);
+    try {
+      const r = await fetch(`${url}/api/octopusservernodes/ping`);
+      if (r.status === 200 || r.status === 418) return node;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`node ${name} did not come up: ${out}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ApiResponse<T = any> { status: number; body: T; headers: Headers }
+
+export async function api<T = any>(base: string, path: string, opts: { method?: string; body?: unknown; rawBody?: string; apiKey?: string; cookie?: string; contentType?: string } = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = {};
+  if (opts.apiKey) headers['X-Octopus-ApiKey'] = opts.apiKey;
+  if (opts.cookie) headers.cookie = opts.cookie;
+  let body: string | undefined;
+  if (opts.rawBody !== undefined) body = opts.rawBody;
+  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  const r = await fetch(base + path, { method: opts.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body });
+  const text = await r.text();
+  let parsed: unknown = text;
+  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, body: parsed as T, headers: r.headers };
+}
+
+export const ADMIN_PASSWORD = 'correct-horse-battery';
+export const ADMIN_API_KEY = 'API-TESTKEY0000000000000000000001';
+
+export interface TestCluster {
+  readonly databaseUrl: string;
+  readonly shared: string;
+  readonly masterKey: string;
+  readonly homes: string[];
+  readonly root: string;
+}
+
+/**
+ * The HA flow of SPEC.md §2 through the real CLI: setup on the first home, show-master-key,
+ * path --cluster-shared, then join for every other home. Nodes are started by the caller.
+ */
+export async function createCluster(names: string[], opts: { databaseUrl?: string } = {}): Promise<TestCluster> {
+  const databaseUrl = opts.databaseUrl ?? (await freshDatabase({ empty: true }));
+  const root = tempDir('cuttle-cluster-');
+  const shared = join(root, 'shared');
+  mkdirSync(shared);
+  const homes = names.map((n) => join(root, `home-${n}`));
+  const first = names[0]!;
+  must(cuttle(['setup', '--home', homes[0]!, '--database', databaseUrl, '--admin-username', 'admin', '--admin-password', ADMIN_PASSWORD, '--node-name', first]));
+  const masterKey = must(cuttle(['show-master-key', '--home', homes[0]!])).stdout.trim();
+  must(cuttle(['path', '--home', homes[0]!, '--cluster-shared', shared]));
+  must(cuttle(['admin', '--home', homes[0]!, '--username', 'admin', '--api-key', ADMIN_API_KEY]));
+  for (let i = 1; i < names.length; i++) {
+    must(cuttle(['join', '--home', homes[i]!, '--database', databaseUrl, '--master-key', masterKey, '--node-name', names[i]!]));
+  }
+  return { databaseUrl, shared, masterKey, homes, root };
+}
+
+export function must(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`cuttle exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

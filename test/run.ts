@@ -1,0 +1,67 @@
+// Runs the whole suite against real PostgreSQL: an embedded server started here (always), and the
+// server in CUTTLE_TEST_DATABASE_URL too when it is set. A template database is built once per
+// server by the product's own `cuttle database --upgrade`; each test file clones its own copy.
+import { spawnSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { freePort, randomPassword, startEmbedded } from '../src/db/embedded.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/cuttle.js', import.meta.url));
+const TEMPLATE = 'cuttle_test_template';
+
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    // Leftovers of an earlier, interrupted run on a long-lived server.
+    const old = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cuttle_t_%' OR datname = $1`, [TEMPLATE]);
+    for (const r of old.rows) await c.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${TEMPLATE}"`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${TEMPLATE}`;
+  const r = spawnSync(process.execPath, [bin, 'database', '--upgrade', '--database', u.toString()], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the template database failed: ${r.stderr}`);
+}
+
+function runTests(adminUrl: string, label: string, files: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    process.stdout.write(`\n# Cuttle tests against ${label}\n`);
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+      stdio: 'inherit',
+      env: { ...process.env, CUTTLE_TEST_ADMIN_URL: adminUrl, CUTTLE_TEST_TEMPLATE: TEMPLATE, CUTTLE_TEST_LABEL: label },
+    });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const files = readdirSync(here).filter((f) => f.endsWith('.test.js')).sort()
+    .filter((f) => only.length === 0 || only.some((o) => f.includes(o))).map((f) => join(here, f));
+  const dir = mkdtempSync(join(tmpdir(), 'cuttle-test-pg-'));
+  chmodSync(dir, 0o755); // the postgres user must reach the data folder when we run as root
+  const server = await startEmbedded({ dataDir: join(dir, 'data'), port: await freePort(), password: randomPassword() });
+  let code = 1;
+  try {
+    await prepareTemplate(server.adminUrl);
+    code = await runTests(server.adminUrl, 'embedded PostgreSQL', files);
+    const external = process.env.CUTTLE_TEST_DATABASE_URL;
+    if (external && code === 0) {
+      await prepareTemplate(external);
+      code = await runTests(external, `PostgreSQL at ${new URL(external).host}`, files);
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return code;
+}
+
+main().then((c) => { process.exitCode = c; }, (err) => { console.error(err); process.exitCode = 1; });
