@@ -5,7 +5,7 @@ import { EnvironmentError, errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import { lockHome, listenUrl, parseListen, type NodeConfig } from './config/home.js';
 import type { RuntimeOptions } from './config/options.js';
-import { openPool, type Pool } from './db/pool.js';
+import { openPool, withTransaction, type Pool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
 import { parseMasterKey } from './crypto/masterKey.js';
 import { requireCluster, verifyMasterKey } from './cluster/cluster.js';
@@ -15,6 +15,12 @@ import { checkFolders, homeInsideShared, writeBeacons } from './storage/folders.
 import { getSharedPaths, resolvePaths } from './storage/sharedPaths.js';
 import { StorageMonitor } from './storage/monitor.js';
 import { buildServer } from './api/server.js';
+import { Notifications } from './cluster/notifications.js';
+import { Scheduler } from './cluster/jobs.js';
+import { TaskEngine } from './tasks/engine.js';
+import { taskJobs } from './tasks/jobs.js';
+import { recoverOrphans } from './tasks/recovery.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL } from './tasks/queries.js';
 
 export interface RunNodeInput {
   readonly home: string;
@@ -69,9 +75,13 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
 
     const nonce = randomUUID();
     const monitor = new StorageMonitor({ pool, nodeId: liveness.id, nodeName: config.nodeName, nonce, intervalMs: options.storageCheckMs, offlineThresholdMs: options.offlineThresholdMs, log });
+    monitor.paths = paths;
+    const notifications = new Notifications(config.databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes'], config.nodeName, log);
+    await notifications.start();
+    cleanups.push(() => notifications.stop());
     const app: FastifyInstance = buildServer({
       pool, key, nodeName: config.nodeName, nodeId: liveness.id, installationId: cluster.installationId, options, log,
-      healthy: () => liveness.healthy,
+      healthy: () => liveness.healthy, sharedPaths: () => monitor.paths, notifications,
     });
     try {
       await app.listen({ host: listen.host, port: listen.port });
@@ -90,6 +100,18 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     monitor.start();
     cleanups.push(() => monitor.stop());
     void monitor.check();
+
+    // A restarting node first settles what its previous life left running, then takes new work.
+    await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs));
+    const scheduler = new Scheduler(pool, config.nodeName, taskJobs(options), log, () => liveness.healthy);
+    scheduler.start();
+    cleanups.push(() => scheduler.stop());
+    const engine = new TaskEngine({
+      pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log,
+      pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs,
+    });
+    await engine.start();
+    cleanups.push(() => engine.stop());
     const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
     log.info({ url, epoch: liveness.epoch, version: VERSION }, 'node started');
 

@@ -3,6 +3,8 @@ import type { MasterKey } from '../crypto/masterKey.js';
 import type { Pool } from '../db/pool.js';
 import type { RuntimeOptions } from '../config/options.js';
 import type { User } from '../auth/users.js';
+import type { Notifications } from '../cluster/notifications.js';
+import type { ResolvedPaths } from '../storage/sharedPaths.js';
 
 /** What every route may use; built once by the composition root. */
 export interface ApiContext {
@@ -15,6 +17,9 @@ export interface ApiContext {
   readonly log: Logger;
   /** Whether this node can currently prove it is alive (its liveness connection is up). */
   readonly healthy: () => boolean;
+  /** The shared folders as this node last verified them. */
+  readonly sharedPaths: () => ResolvedPaths | undefined;
+  readonly notifications: Notifications;
 }
 
 declare module 'fastify' {

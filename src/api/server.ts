@@ -6,6 +6,8 @@ import { rootRoutes } from './routes/root.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { userRoutes } from './routes/users.js';
 import { portalRoutes } from './routes/portal.js';
+import { taskRoutes } from './routes/tasks.js';
+import { artifactRoutes } from './routes/artifacts.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -15,6 +17,8 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
     // Types are checked, never coerced: "5" is not a task cap.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
+    // Live log streams would otherwise hold a stopping node open until their tasks end.
+    forceCloseConnections: true,
   });
   app.addHook('onRequest', async (_req, reply) => {
     void reply.header('Octopus-Node', ctx.nodeName);
@@ -24,6 +28,8 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   rootRoutes(app, ctx);
   nodeRoutes(app, ctx);
   userRoutes(app, ctx);
+  taskRoutes(app, ctx);
+  artifactRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -95,7 +95,13 @@ export class Liveness extends EventEmitter {
     try {
       if (!this.client) await this.reconnect();
       if (!this.client) return;
-      const r = await this.client.query('UPDATE nodes SET last_seen = now() WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [this.id, this.epoch]);
+      // A heartbeat that hangs (a silent partition; TCP may take minutes to notice) counts as lost.
+      const limit = Math.max(500, this.o.offlineThresholdMs / 2);
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([
+        this.client.query('UPDATE nodes SET last_seen = now() WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [this.id, this.epoch]),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`heartbeat took longer than ${limit} ms`)), limit); }),
+      ]).finally(() => clearTimeout(timer));
       if (r.rowCount === 0) {
         this.o.log.error({ epoch: this.epoch }, 'this node was superseded by another start of the same node; stopping');
         this.emit('fenced');

@@ -61,7 +61,7 @@ const SELECT_NODES = `
                   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                     AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)) AS online,
-    ${'0'}::int AS running_tasks
+    (SELECT count(*)::int FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling')) AS running_tasks
   FROM nodes n`;
 
 export async function listNodes(db: Queryable, offlineThresholdMs = DEFAULT_OFFLINE_THRESHOLD_MS): Promise<NodeRow[]> {

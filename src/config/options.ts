@@ -5,6 +5,12 @@ export interface RuntimeOptions {
   readonly heartbeatMs: number;
   readonly offlineThresholdMs: number;
   readonly storageCheckMs: number;
+  /** How long a node's advisory lock may be gone, its heartbeat stale, before its tasks are recovered. */
+  readonly orphanGraceMs: number;
+  readonly taskPollMs: number;
+  readonly shutdownGraceMs: number;
+  readonly retentionJobMs: number;
+  readonly pruneJobMs: number;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -18,7 +24,7 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 }
 
 export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
-  const heartbeatMs = seconds(env, 'CUTTLE_HEARTBEAT_SECONDS', 2, 0.1, 60);
+  const heartbeatMs = seconds(env, 'CUTTLE_HEARTBEAT_SECONDS', 1, 0.1, 60);
   const offlineThresholdMs = seconds(env, 'CUTTLE_OFFLINE_THRESHOLD_SECONDS', 10, 0.5, 3600);
   if (offlineThresholdMs < 2 * heartbeatMs) {
     throw new InputError(`CUTTLE_OFFLINE_THRESHOLD_SECONDS must be at least twice CUTTLE_HEARTBEAT_SECONDS, or healthy nodes would look offline; raise it.`);
@@ -27,5 +33,10 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
     heartbeatMs,
     offlineThresholdMs,
     storageCheckMs: seconds(env, 'CUTTLE_STORAGE_CHECK_SECONDS', 30, 0.5, 3600),
+    orphanGraceMs: Math.round(heartbeatMs * 1.5),
+    taskPollMs: seconds(env, 'CUTTLE_TASK_POLL_SECONDS', 5, 0.1, 600),
+    shutdownGraceMs: seconds(env, 'CUTTLE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
+    retentionJobMs: seconds(env, 'CUTTLE_RETENTION_JOB_SECONDS', 3600, 0.5, 86_400),
+    pruneJobMs: seconds(env, 'CUTTLE_PRUNE_JOB_SECONDS', 3600, 0.5, 86_400),
   });
 }

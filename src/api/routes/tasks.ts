@@ -1,0 +1,204 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { join } from 'node:path';
+import { ConflictError, InputError, NotFoundError } from '../../errors.js';
+import { withTransaction } from '../../db/pool.js';
+import { getTask, insertTask, listTasks, requestCancel, LOG_CHANNEL, type NewTask } from '../../tasks/queries.js';
+import { TASK_STATES, TASK_TYPES, FINAL_STATES, type TaskRow, type TaskType } from '../../tasks/types.js';
+import { taskDetails, taskResource } from '../../tasks/present.js';
+import { logFiles, rawLine, readLogFile, readSince } from '../../tasks/log.js';
+import { boolParam, intParam, listParam, stringParam } from '../query.js';
+import { collection } from '../resources.js';
+import type { ApiContext } from '../context.js';
+
+export const DEFAULT_SPACE = 'Spaces-1';
+
+/** Space-scoped routes exist under /api/{spaceId}/…; only the default space exists so far. */
+export function spaceOf(req: FastifyRequest): string | undefined {
+  const s = (req.params as { spaceId?: string }).spaceId;
+  if (s === undefined) return undefined;
+  if (s !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${s}; the default space is ${DEFAULT_SPACE}.`);
+  return s;
+}
+
+const PREFIXES = ['/api', '/api/:spaceId'] as const;
+
+const createBody = {
+  type: 'object',
+  required: ['Name'],
+  properties: {
+    Name: { type: 'string', minLength: 1, maxLength: 200 },
+    Description: { type: 'string', maxLength: 2000 },
+    SpaceId: { type: 'string', maxLength: 100 },
+    Arguments: { type: 'object' },
+    RetryOnNodeFailure: { type: 'boolean' },
+    ConcurrencyTag: { type: ['string', 'null'], maxLength: 500 },
+  },
+} as const;
+
+const MAX_SCRIPT = 1024 * 1024;
+
+/** Validates a task request into what is stored; every problem named in one 400. */
+export function validateNewTask(body: Record<string, unknown>, space: string, user: string | null): NewTask {
+  const name = body.Name as string;
+  if (!(name in TASK_TYPES)) {
+    throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${Object.keys(TASK_TYPES).join(', ')}.`);
+  }
+  const args = (body.Arguments ?? {}) as Record<string, unknown>;
+  const errors: string[] = [];
+  let timeoutSeconds: number | null = null;
+  const stored: Record<string, unknown> = {};
+  if (name === 'AdHocScript') {
+    const script = args.ScriptBody;
+    if (typeof script !== 'string' || script.trim() === '') errors.push('Arguments.ScriptBody must be a non-empty string holding the script.');
+    else if (Buffer.byteLength(script) > MAX_SCRIPT) errors.push('Arguments.ScriptBody is larger than 1 MiB.');
+    const syntax = args.Syntax ?? 'Bash';
+    if (syntax !== 'Bash') errors.push(`Arguments.Syntax "${String(syntax)}" is not supported; this server runs Bash scripts, so set Syntax to "Bash".`);
+    stored.ScriptBody = script;
+    stored.Syntax = 'Bash';
+    timeoutSeconds = 3600;
+  }
+  if (args.TimeoutSeconds !== undefined) {
+    const t = args.TimeoutSeconds;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 7 * 86400) errors.push('Arguments.TimeoutSeconds must be a whole number of seconds from 1 to 604800.');
+    else { timeoutSeconds = t; stored.TimeoutSeconds = t; }
+  }
+  for (const [k, v] of Object.entries(args)) if (!(k in stored) && k !== 'TimeoutSeconds') stored[k] = v;
+  if (body.SpaceId !== undefined && body.SpaceId !== space) errors.push(`SpaceId "${String(body.SpaceId)}" does not match the space of the route (${space}).`);
+  if (errors.length) throw new InputError('There was a problem with your request.', errors);
+  return {
+    spaceId: space,
+    name,
+    description: typeof body.Description === 'string' && body.Description ? body.Description : TASK_TYPES[name as TaskType].description,
+    arguments: stored,
+    retryOnNodeFailure: body.RetryOnNodeFailure === true,
+    concurrencyTag: typeof body.ConcurrencyTag === 'string' && body.ConcurrencyTag ? body.ConcurrencyTag : null,
+    timeoutSeconds,
+    createdBy: user,
+  };
+}
+
+async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
+  const id = (req.params as { id: string }).id;
+  const space = spaceOf(req);
+  const t = /^ServerTasks-\d+$/.test(id) ? await getTask(ctx.pool, id) : undefined;
+  if (!t || (space && t.spaceId !== space)) throw new NotFoundError(`There is no task ${id}.`);
+  return t;
+}
+
+export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  for (const prefix of PREFIXES) {
+    app.get(`${prefix}/tasks`, async (req) => {
+      const space = spaceOf(req);
+      const skip = intParam(req.query, 'skip', 0);
+      const take = intParam(req.query, 'take', 30, 0, 1000);
+      const states = listParam(req.query, 'states');
+      const bad = states.filter((s) => !(TASK_STATES as readonly string[]).includes(s));
+      if (bad.length) throw new InputError(`Unknown task state(s) ${bad.join(', ')}; use ${TASK_STATES.join(', ')}.`);
+      const spaces = space ? [space] : listParam(req.query, 'spaces');
+      const r = await listTasks(ctx.pool, {
+        skip, take, states, ids: listParam(req.query, 'ids'), spaces,
+        ...(stringParam(req.query, 'node') ? { node: stringParam(req.query, 'node')! } : {}),
+        ...(stringParam(req.query, 'name') ? { name: stringParam(req.query, 'name')! } : {}),
+      });
+      return collection('Task', r.items.map(taskResource), skip, take, r.total, `${space ? `/api/${space}` : '/api'}/tasks`);
+    });
+
+    app.get(`${prefix}/tasks/tasktypes`, async (req) => {
+      spaceOf(req);
+      return Object.entries(TASK_TYPES).map(([id, t]) => ({ Id: id, Name: id, Description: t.description }));
+    });
+
+    app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
+      const space = spaceOf(req) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
+      if (space !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${space}; the default space is ${DEFAULT_SPACE}.`);
+      const t = validateNewTask(req.body as Record<string, unknown>, space, req.user?.id ?? null);
+      const task = await withTransaction(ctx.pool, (c) => insertTask(c, t));
+      return reply.code(201).send(taskResource(task));
+    });
+
+    app.get(`${prefix}/tasks/:id`, async (req) => taskResource(await taskOr404(ctx, req)));
+
+    app.get(`${prefix}/tasks/:id/details`, async (req) => {
+      const t = await taskOr404(ctx, req);
+      const tailRaw = stringParam(req.query, 'tail');
+      const tail = tailRaw === undefined ? undefined : intParam(req.query, 'tail', 0, 0, 100_000);
+      return taskDetails(t, ctx.sharedPaths()?.TaskLogs, boolParam(req.query, 'verbose', false), tail);
+    });
+
+    app.get(`${prefix}/tasks/:id/raw`, async (req, reply) => {
+      const t = await taskOr404(ctx, req);
+      const taskLogs = ctx.sharedPaths()?.TaskLogs;
+      const lines: string[] = [`Task ID:        ${t.id}`, `Task status:    ${t.state}`, `Task queued:    ${t.queueTime.toISOString()}`,
+        `Task started:   ${t.startTime?.toISOString() ?? ''}`, `Task completed: ${t.completedTime?.toISOString() ?? ''}`, `Server node:    ${t.serverNode?.replace(/^OctopusServerNodes-/, '') ?? ''}`, ''];
+      if (taskLogs) {
+        for (const f of await logFiles(taskLogs, t.id)) {
+          lines.push(f.kind === 'attempt' ? `== Attempt ${f.attempt} ==` : `== Recovery after attempt ${f.attempt} ==`);
+          for (const e of await readLogFile(taskLogs, t.id, f.name)) lines.push(rawLine(e));
+        }
+      }
+      return reply.type('text/plain; charset=utf-8').send(lines.join('\n') + '\n');
+    });
+
+    app.get(`${prefix}/tasks/:id/log/stream`, async (req, reply) => streamLog(ctx, req, reply, await taskOr404(ctx, req)));
+
+    app.post(`${prefix}/tasks/:id/cancel`, async (req) => {
+      const t = await taskOr404(ctx, req);
+      const after = await requestCancel(ctx.pool, t.id);
+      if (after) return taskResource(after);
+      const now = (await getTask(ctx.pool, t.id))!;
+      if (now.state === 'Cancelling') return taskResource(now);
+      throw new ConflictError(`Task ${t.id} has already finished (${now.state}); there is nothing to cancel.`);
+    });
+
+    app.post(`${prefix}/tasks/rerun/:id`, async (req, reply) => {
+      const t = await taskOr404(ctx, req);
+      if (!FINAL_STATES.includes(t.state)) throw new ConflictError(`Task ${t.id} is still ${t.state}; only a finished task can be re-run.`);
+      const task = await withTransaction(ctx.pool, (c) => insertTask(c, {
+        spaceId: t.spaceId, name: t.name, description: t.description, arguments: t.arguments,
+        retryOnNodeFailure: t.retryOnNodeFailure, concurrencyTag: t.concurrencyTag, timeoutSeconds: t.timeoutSeconds,
+        createdBy: req.user?.id ?? null,
+      }));
+      return reply.code(201).send(taskResource(task));
+    });
+  }
+}
+
+/**
+ * Server-Sent Events with a task's log as it is written, from any node: reads the shared files
+ * from the last offset whenever the writer's node notifies (or every second), until the task ends.
+ */
+async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, task: TaskRow): Promise<void> {
+  const taskLogs = ctx.sharedPaths()?.TaskLogs;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'Octopus-Node': ctx.nodeName });
+  const offsets = new Map<string, number>();
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const onNotify = (channel: string, payload: string) => { if (channel === LOG_CHANNEL && payload === task.id) wake?.(); };
+  ctx.notifications.on('notify', onNotify);
+  req.raw.on('close', () => { closed = true; wake?.(); });
+  const send = (event: string, data: unknown) => { if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
+  try {
+    let lastState = '';
+    for (;;) {
+      const current = await getTask(ctx.pool, task.id);
+      if (!current) break;
+      if (taskLogs) {
+        for (const f of await logFiles(taskLogs, task.id)) {
+          const r = await readSince(join(taskLogs, task.id, f.name), offsets.get(f.name) ?? 0);
+          offsets.set(f.name, r.offset);
+          if (r.elements.length) send('log', { File: f.name, Attempt: f.attempt, Kind: f.kind, LogElements: r.elements });
+        }
+      }
+      if (current.state !== lastState) { send('state', { State: current.state, ServerNode: current.serverNode?.replace(/^OctopusServerNodes-/, '') ?? null }); lastState = current.state; }
+      if (closed || FINAL_STATES.includes(current.state)) break;
+      await new Promise<void>((r) => { const t = setTimeout(r, 1000); wake = () => { clearTimeout(t); r(); }; });
+      wake = undefined;
+    }
+    send('end', {});
+  } finally {
+    ctx.notifications.off('notify', onNotify);
+    res.end();
+  }
+}

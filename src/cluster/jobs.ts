@@ -1,0 +1,61 @@
+import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import { withTransaction, type Pool } from '../db/pool.js';
+import { errorMessage } from '../errors.js';
+
+export interface ClusterJob {
+  readonly name: string;
+  readonly intervalMs: number;
+  /** Runs inside the transaction that holds the job's row lock; returns a one-line result. */
+  run(c: PoolClient): Promise<string>;
+}
+
+/**
+ * Runs cluster-wide jobs on exactly one node at a time. Each job has a row; a node runs the job
+ * only while it holds that row's lock (taken with SKIP LOCKED, so nobody waits), and the next run
+ * time lives in the row, so the schedule survives any node. A node that dies mid-job loses its
+ * transaction, and with it the lock, at once.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(private readonly pool: Pool, private readonly nodeName: string, private readonly jobs: readonly ClusterJob[], private readonly log: Logger, private readonly enabled: () => boolean) {}
+
+  start(): void {
+    const tick = Math.min(...this.jobs.map((j) => j.intervalMs), 5_000);
+    this.timer = setInterval(() => void this.tick(), tick);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async tick(): Promise<void> {
+    if (this.busy || !this.enabled()) return;
+    this.busy = true;
+    try {
+      for (const job of this.jobs) await this.runOne(job);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async runOne(job: ClusterJob): Promise<void> {
+    try {
+      await withTransaction(this.pool, async (c) => {
+        await c.query('INSERT INTO scheduled_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [job.name]);
+        const due = await c.query('SELECT 1 FROM scheduled_jobs WHERE name = $1 AND next_run <= now() FOR UPDATE SKIP LOCKED', [job.name]);
+        if (due.rowCount === 0) return;
+        const result = await job.run(c);
+        await c.query(
+          `UPDATE scheduled_jobs SET next_run = now() + make_interval(secs => $2::double precision / 1000), last_run = now(), last_node = $3, last_result = $4 WHERE name = $1`,
+          [job.name, job.intervalMs, this.nodeName, result]);
+        if (result && !/^no /.test(result)) this.log.info({ job: job.name, result }, 'cluster job ran');
+      }, 1);
+    } catch (err) {
+      this.log.warn({ job: job.name, err: errorMessage(err) }, 'cluster job failed; another node or the next tick will retry');
+    }
+  }
+}

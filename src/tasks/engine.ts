@@ -1,0 +1,266 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Pool } from '../db/pool.js';
+import { errorMessage } from '../errors.js';
+import type { Liveness } from '../cluster/liveness.js';
+import type { Notifications } from '../cluster/notifications.js';
+import type { StorageMonitor } from '../storage/monitor.js';
+import { collectArtifact } from './artifacts.js';
+import { Masker, TaskLogWriter } from './log.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimOne, finishTask, handBack } from './queries.js';
+import { runBashScript, type RunControl } from './runner.js';
+import { safeToRerun } from './recovery.js';
+import { outcomeState, type Outcome, type TaskRow } from './types.js';
+
+export interface EngineOptions {
+  readonly pool: Pool;
+  readonly home: string;
+  readonly nodeId: string;
+  readonly nodeName: string;
+  readonly liveness: Liveness;
+  readonly notifications: Notifications;
+  readonly storage: StorageMonitor;
+  readonly log: Logger;
+  /** Fallback poll for notifications lost during a reconnect. */
+  readonly pollMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+interface Running {
+  readonly task: TaskRow;
+  readonly token: string;
+  control?: RunControl;
+  log?: TaskLogWriter;
+  cancelRequested: boolean;
+  aborted: boolean;
+  logFailure?: Error;
+  readonly finished: Promise<void>;
+}
+
+/**
+ * The node's side of the task queue: claims tasks up to its cap (woken by NOTIFY, not by a poll),
+ * runs them, honours cancels from any node, and records results fenced by the claim token.
+ */
+export class TaskEngine {
+  private readonly running = new Map<string, Running>();
+  private cap = 0;
+  private drain = true;
+  private claiming = false;
+  private again = false;
+  private stopping = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly logNotifyPending = new Set<string>();
+  private logNotifyTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: EngineOptions) {}
+
+  get runningCount(): number { return this.running.size; }
+
+  async start(): Promise<void> {
+    await this.refreshSettings();
+    this.o.notifications.on('notify', (channel: string, payload: string) => {
+      if (channel === TASKS_CHANNEL) this.wake();
+      else if (channel === CANCEL_CHANNEL) this.cancelLocal(payload);
+      else if (channel === 'cuttle_nodes' && (payload === this.o.nodeId || payload === '')) void this.refreshSettings().then(() => this.wake());
+    });
+    this.o.notifications.on('reconnected', () => void this.tick());
+    this.o.liveness.on('lost', () => this.abortAll('this node lost its database connection and can no longer prove it owns its tasks'));
+    this.o.liveness.on('restored', () => this.wake());
+    this.pollTimer = setInterval(() => void this.tick(), this.o.pollMs);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  private async refreshSettings(): Promise<void> {
+    try {
+      const r = await this.o.pool.query<{ max_concurrent_tasks: number; drain: boolean }>('SELECT max_concurrent_tasks, drain FROM nodes WHERE id = $1', [this.o.nodeId]);
+      const row = r.rows[0];
+      if (row) { this.cap = row.max_concurrent_tasks; this.drain = row.drain; }
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'could not read this node\'s task cap');
+    }
+  }
+
+  /** The slow path: settings, cancels missed while disconnected, and a claim attempt. */
+  private async tick(): Promise<void> {
+    await this.refreshSettings();
+    try {
+      for (const id of await cancellingAmong(this.o.pool, [...this.running.keys()])) this.cancelLocal(id);
+    } catch { /* next tick */ }
+    this.wake();
+  }
+
+  private canClaim(): boolean {
+    return !this.stopping && !this.drain && this.running.size < this.cap && this.o.liveness.healthy
+      && this.o.storage.usable && this.o.storage.paths !== undefined;
+  }
+
+  wake(): void {
+    if (this.claiming) { this.again = true; return; }
+    this.claiming = true;
+    void this.claimLoop().finally(() => {
+      this.claiming = false;
+      if (this.again) { this.again = false; this.wake(); }
+    });
+  }
+
+  private async claimLoop(): Promise<void> {
+    // A busier node answers a little later, so work fans out across the cluster.
+    if (this.running.size > 0) await new Promise((r) => setTimeout(r, Math.min(2 * this.running.size, 20)));
+    while (this.canClaim()) {
+      let task: TaskRow | undefined;
+      try {
+        task = await claimOne(this.o.pool, this.o.nodeId, this.o.liveness.epoch);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') continue; // lost a race for a concurrency tag
+        this.o.log.warn({ err: errorMessage(err) }, 'claiming a task failed');
+        return;
+      }
+      if (!task) return;
+      this.begin(task);
+    }
+  }
+
+  private begin(task: TaskRow): void {
+    let resolveFinished!: () => void;
+    const finished = new Promise<void>((r) => { resolveFinished = r; });
+    const run: Running = { task, token: task.claimToken!, cancelRequested: false, aborted: false, finished };
+    this.running.set(task.id, run);
+    void this.execute(run).catch((err) => {
+      this.o.log.error({ task: task.id, err: errorMessage(err) }, 'task execution failed unexpectedly');
+    }).finally(() => {
+      this.running.delete(task.id);
+      resolveFinished();
+      this.wake();
+    });
+  }
+
+  private async execute(run: Running): Promise<void> {
+    const { task } = run;
+    const paths = this.o.storage.paths!;
+    let outcome: Outcome;
+    try {
+      run.log = await TaskLogWriter.open(paths.TaskLogs, task.id, `attempt-${task.attempt}.log`, new Masker(sensitiveValues(task)),
+        () => this.logWritten(task.id),
+        (err) => { run.logFailure = err; run.control?.abort(); });
+    } catch (err) {
+      await this.record(run, { kind: 'failed', message: `Could not write the task log in ${paths.TaskLogs}: ${errorMessage(err)}` });
+      return;
+    }
+    const log = run.log;
+    void log.write('Info', `Task ${task.id} (${task.description}) started on node ${this.o.nodeName}, attempt ${task.attempt}`);
+    try {
+      outcome = await this.perform(run, log);
+    } catch (err) {
+      outcome = { kind: 'failed', message: errorMessage(err) };
+    }
+    if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
+    const { state, error } = outcomeState(outcome);
+    if (!run.aborted) {
+      await log.write(state === 'Success' ? 'Info' : state === 'Canceled' ? 'Warning' : 'Fatal', error ?? `The task finished: ${state}`);
+    }
+    await log.close();
+    if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
+    await this.record(run, outcome, log.hasWarnings);
+  }
+
+  private async perform(run: Running, log: TaskLogWriter): Promise<Outcome> {
+    const { task } = run;
+    switch (task.name) {
+      case 'Noop':
+        await log.write('Info', 'Nothing to do');
+        return { kind: 'success' };
+      case 'AdHocScript': {
+        const args = task.arguments as { ScriptBody?: string };
+        const paths = this.o.storage.paths!;
+        const workDir = join(this.o.home, 'Work', `${task.id}-${task.attempt}`);
+        const script = await runBashScript(task, workDir, args.ScriptBody ?? '', log, {
+          createArtifact: async (path, name) => { await collectArtifact(this.o.pool, paths.Artifacts, task.id, task.spaceId, path, name); },
+        });
+        run.control = script.control;
+        if (run.cancelRequested) script.control.cancel();
+        if (run.aborted || run.logFailure) script.control.abort();
+        return script.done;
+      }
+      default:
+        return { kind: 'failed', message: `This node does not know how to run tasks of type ${task.name}.` };
+    }
+  }
+
+  private async record(run: Running, outcome: Outcome, hasWarnings = false): Promise<void> {
+    if (run.aborted) return; // not ours any more: recovery (on any node) settles it
+    const { state, error } = outcomeState(outcome);
+    try {
+      const ok = await finishTask(this.o.pool, run.task.id, run.token, state, error, hasWarnings);
+      if (!ok) this.o.log.warn({ task: run.task.id }, 'the task is no longer this node\'s (it was recovered elsewhere); its result was dropped');
+    } catch (err) {
+      this.o.log.error({ task: run.task.id, err: errorMessage(err) }, 'could not record the task result; recovery will settle it');
+    }
+  }
+
+  private cancelLocal(id: string): void {
+    const run = this.running.get(id);
+    if (!run || run.cancelRequested) return;
+    run.cancelRequested = true;
+    void run.log?.write('Warning', 'Cancellation requested');
+    run.control?.cancel();
+  }
+
+  /** Kills every running task without recording anything: ownership can no longer be proven. */
+  private abortAll(reason: string): void {
+    if (this.running.size === 0) return;
+    this.o.log.error({ reason, tasks: [...this.running.keys()] }, 'abandoning running tasks');
+    for (const run of this.running.values()) {
+      run.aborted = true;
+      run.control?.abort();
+    }
+  }
+
+  // Live tail: readers on other nodes wake on this, at most every 200 ms per task.
+  private logWritten(taskId: string): void {
+    this.logNotifyPending.add(taskId);
+    if (this.logNotifyTimer) return;
+    this.logNotifyTimer = setTimeout(() => {
+      this.logNotifyTimer = undefined;
+      const ids = [...this.logNotifyPending];
+      this.logNotifyPending.clear();
+      for (const id of ids) void this.o.pool.query(`SELECT pg_notify('${LOG_CHANNEL}', $1)`, [id]).catch(() => undefined);
+    }, 200);
+    this.logNotifyTimer.unref();
+  }
+
+  /**
+   * Clean shutdown: claim nothing more, give running tasks the grace period, then stop them and
+   * hand back what is safe to re-run (the rest ends Failed, naming this node).
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.running.size === 0) return;
+    const all = Promise.all([...this.running.values()].map((r) => r.finished));
+    const timer = new Promise((r) => setTimeout(r, this.o.shutdownGraceMs).unref());
+    await Promise.race([all, timer]);
+    for (const run of this.running.values()) {
+      run.aborted = true;
+      run.control?.abort();
+      try {
+        if (safeToRerun(run.task)) {
+          await handBack(this.o.pool, run.task.id, run.token);
+        } else {
+          await finishTask(this.o.pool, run.task.id, run.token, 'Failed', `Node ${this.o.nodeName} was shut down while the task was running.`, false);
+        }
+      } catch (err) {
+        this.o.log.warn({ task: run.task.id, err: errorMessage(err) }, 'could not hand the task back; recovery will settle it');
+      }
+    }
+    await Promise.race([all, new Promise((r) => setTimeout(r, 5_000).unref())]);
+  }
+}
+
+/**
+ * Values to mask in the task's log. Ad-hoc scripts carry none; deployments will supply their
+ * sensitive variables (decrypted with the master key) here.
+ */
+function sensitiveValues(_task: TaskRow): string[] {
+  return [];
+}

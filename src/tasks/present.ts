@@ -1,0 +1,124 @@
+import { logFiles, readLogFile, type LogElement, type LogFile } from './log.js';
+import type { TaskRow, TaskState } from './types.js';
+
+function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
+export function nodeNameOf(serverNode: string | null): string | null {
+  return serverNode ? serverNode.replace(/^OctopusServerNodes-/, '') : null;
+}
+
+function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.round(m / 60);
+  return `${h} hour${h === 1 ? '' : 's'}`;
+}
+
+const FINAL: readonly TaskState[] = ['Success', 'Failed', 'Canceled', 'TimedOut'];
+
+/** The Octopus TaskResource shape. */
+export function taskResource(t: TaskRow): object {
+  const isCompleted = FINAL.includes(t.state);
+  const end = t.completedTime ?? (t.startTime ? new Date() : null);
+  const base = t.spaceId ? `/api/${t.spaceId}/tasks/${t.id}` : `/api/tasks/${t.id}`;
+  return {
+    Id: t.id,
+    SpaceId: t.spaceId,
+    Name: t.name,
+    Description: t.description,
+    Arguments: t.arguments,
+    State: t.state,
+    Completed: isCompleted ? `${t.completedTime?.toUTCString() ?? ''}` : t.state === 'Queued' ? 'Queued' : 'Running',
+    QueueTime: iso(t.queueTime),
+    QueueTimeExpiry: null,
+    StartTime: iso(t.startTime),
+    LastUpdatedTime: iso(t.lastUpdated),
+    CompletedTime: iso(t.completedTime),
+    ServerNode: nodeNameOf(t.serverNode),
+    Duration: t.startTime && end ? humanDuration(end.getTime() - t.startTime.getTime()) : '',
+    ErrorMessage: t.errorMessage ?? '',
+    HasBeenPickedUpByProcessor: t.startTime !== null || isCompleted,
+    IsCompleted: isCompleted,
+    FinishedSuccessfully: t.state === 'Success',
+    HasPendingInterruptions: false,
+    CanRerun: isCompleted,
+    HasWarningsOrErrors: t.hasWarnings || t.state === 'Failed' || t.state === 'TimedOut',
+    Attempt: t.attempt,
+    RetryOnNodeFailure: t.retryOnNodeFailure,
+    ConcurrencyTag: t.concurrencyTag,
+    Links: {
+      Self: base,
+      Web: `/app#/${t.spaceId}/tasks/${t.id}`,
+      Raw: `${base}/raw`,
+      Details: `${base}/details{?verbose,tail}`,
+      Stream: `${base}/log/stream`,
+      Cancel: `${base}/cancel`,
+      Rerun: `/api/${t.spaceId}/tasks/rerun/${t.id}`,
+      Artifacts: `/api/${t.spaceId}/artifacts?regarding=${t.id}`,
+    },
+  };
+}
+
+type ActivityStatus = 'Pending' | 'Running' | 'Success' | 'Failed' | 'Skipped' | 'SuccessWithWarning' | 'Canceled';
+
+function activityStatus(t: TaskRow): ActivityStatus {
+  switch (t.state) {
+    case 'Queued': return 'Pending';
+    case 'Executing':
+    case 'Cancelling': return 'Running';
+    case 'Success': return t.hasWarnings ? 'SuccessWithWarning' : 'Success';
+    case 'Canceled': return 'Canceled';
+    case 'Failed':
+    case 'TimedOut': return 'Failed';
+  }
+}
+
+function fileName(f: LogFile, t: TaskRow, node: string | null): string {
+  if (f.kind === 'recovery') return `Recovery after attempt ${f.attempt}`;
+  return f.attempt === t.attempt && node ? `Attempt ${f.attempt} on ${node}` : `Attempt ${f.attempt}`;
+}
+
+/** Octopus's task details: the task and its ActivityLogs tree (one child per attempt file). */
+export async function taskDetails(t: TaskRow, taskLogs: string | undefined, verbose: boolean, tail: number | undefined): Promise<object> {
+  const files = taskLogs ? await logFiles(taskLogs, t.id) : [];
+  const status = activityStatus(t);
+  const children = [];
+  let size = 0;
+  for (const f of files) {
+    let elements: LogElement[] = await readLogFile(taskLogs!, t.id, f.name);
+    size += elements.length;
+    if (!verbose) elements = elements.filter((e) => e.Category !== 'Verbose' && e.Category !== 'Trace');
+    if (tail !== undefined) elements = elements.slice(-tail);
+    const last = f === files[files.length - 1];
+    children.push({
+      Id: `${t.id}_${f.name.replace('.log', '')}`,
+      Name: fileName(f, t, nodeNameOf(t.serverNode)),
+      Started: elements[0]?.OccurredAt ?? null,
+      Ended: last && !t.completedTime ? null : elements[elements.length - 1]?.OccurredAt ?? null,
+      Status: last ? status : f.kind === 'recovery' ? 'Success' : 'Failed',
+      Children: [],
+      LogElements: elements,
+      ProgressPercentage: last && status === 'Running' ? 0 : 100,
+    });
+  }
+  return {
+    Task: taskResource(t),
+    ActivityLogs: [{
+      Id: t.id,
+      Name: t.description,
+      Started: t.startTime?.toISOString() ?? null,
+      Ended: t.completedTime?.toISOString() ?? null,
+      Status: status,
+      Children: children,
+      LogElements: [],
+      ProgressPercentage: t.completedTime ? 100 : 0,
+    }],
+    Progress: { ProgressPercentage: t.completedTime ? 100 : 0, EstimatedTimeRemaining: t.completedTime ? '' : 'unknown' },
+    PhysicalLogSize: size,
+    Links: { Self: `/api/${t.spaceId}/tasks/${t.id}/details` },
+  };
+}

@@ -1,0 +1,179 @@
+import type { Queryable } from '../db/pool.js';
+import { NODE_LOCK_NAMESPACE } from '../cluster/nodes.js';
+import { toTask, type RawTask, type TaskRow, type TaskState } from './types.js';
+
+export const TASKS_CHANNEL = 'cuttle_tasks';
+export const CANCEL_CHANNEL = 'cuttle_cancel';
+export const LOG_CHANNEL = 'cuttle_log';
+
+export interface NewTask {
+  readonly spaceId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly arguments: Record<string, unknown>;
+  readonly retryOnNodeFailure: boolean;
+  readonly concurrencyTag: string | null;
+  readonly timeoutSeconds: number | null;
+  readonly createdBy: string | null;
+}
+
+/** Queues a task; the notification goes out with the commit, so an idle node starts it at once. */
+export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
+  const r = await db.query<RawTask>(
+    `WITH s AS (SELECT nextval('server_tasks_seq') AS seq)
+     INSERT INTO server_tasks (id, seq, space_id, name, description, arguments, retry_on_node_failure, concurrency_tag, timeout_seconds, created_by)
+     SELECT 'ServerTasks-' || s.seq, s.seq, $1, $2, $3, $4, $5, $6, $7, $8 FROM s
+     RETURNING *`,
+    [t.spaceId, t.name, t.description, JSON.stringify(t.arguments), t.retryOnNodeFailure, t.concurrencyTag, t.timeoutSeconds, t.createdBy]);
+  await db.query(`SELECT pg_notify('${TASKS_CHANNEL}', '')`);
+  return toTask(r.rows[0] as RawTask);
+}
+
+/**
+ * Claims the oldest claimable task for this node in one statement. Rows another claimer holds are
+ * skipped, never waited for. A task whose concurrency tag is busy, or that has an older queued task
+ * with the same tag, is passed over (FIFO per tag); the unique index on active tags is the final
+ * guard against two claimers racing for one tag (the loser gets 23505 and tries again).
+ */
+export async function claimOne(db: Queryable, nodeId: string, epoch: number): Promise<TaskRow | undefined> {
+  const r = await db.query<RawTask>(
+    `WITH next AS (
+       SELECT q.id FROM server_tasks q
+       WHERE q.state = 'Queued'
+         AND (q.concurrency_tag IS NULL OR (
+           NOT EXISTS (SELECT 1 FROM server_tasks a WHERE a.concurrency_tag = q.concurrency_tag AND a.state IN ('Executing', 'Cancelling'))
+           AND NOT EXISTS (SELECT 1 FROM server_tasks o WHERE o.concurrency_tag = q.concurrency_tag AND o.state = 'Queued' AND o.seq < q.seq)))
+       ORDER BY q.seq
+       LIMIT 1
+       FOR UPDATE SKIP LOCKED)
+     UPDATE server_tasks t
+     SET state = 'Executing', server_node = $1, node_epoch = $2, claim_token = gen_random_uuid(),
+         start_time = now(), attempt = t.attempt + 1, last_updated = now(), error_message = NULL
+     FROM next WHERE t.id = next.id AND t.state = 'Queued'
+     RETURNING t.*`,
+    [nodeId, epoch]);
+  const row = r.rows[0];
+  return row ? toTask(row) : undefined;
+}
+
+/**
+ * Records the owner's result. Fenced: only the holder of the current claim token may write, so a
+ * node that was declared dead (and whose task was recovered) changes nothing. A task being
+ * cancelled ends Canceled whatever the script did.
+ */
+export async function finishTask(db: Queryable, id: string, token: string, state: TaskState, error: string | null, hasWarnings: boolean): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE server_tasks SET
+       state = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'Canceled' ELSE $3 END,
+       error_message = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'The task was canceled.' ELSE $4 END,
+       completed_time = now(), last_updated = now(), has_warnings = has_warnings OR $5
+     WHERE id = $1 AND claim_token = $2 AND state IN ('Executing', 'Cancelling')`,
+    [id, token, state, error, hasWarnings]);
+  return r.rowCount === 1;
+}
+
+/** Cancels a task from any node: queued ones at once, running ones by telling their owner. */
+export async function requestCancel(db: Queryable, id: string): Promise<TaskRow | undefined> {
+  const r = await db.query<RawTask>(
+    `UPDATE server_tasks SET
+       state = CASE WHEN state = 'Queued' THEN 'Canceled' ELSE 'Cancelling' END,
+       completed_time = CASE WHEN state = 'Queued' THEN now() ELSE completed_time END,
+       error_message = CASE WHEN state = 'Queued' THEN 'The task was canceled before it started.' ELSE error_message END,
+       last_updated = now()
+     WHERE id = $1 AND state IN ('Queued', 'Executing')
+     RETURNING *`,
+    [id]);
+  const row = r.rows[0];
+  if (row?.state === 'Cancelling') await db.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [id]);
+  return row ? toTask(row) : undefined;
+}
+
+export async function getTask(db: Queryable, id: string): Promise<TaskRow | undefined> {
+  const r = await db.query<RawTask>('SELECT * FROM server_tasks WHERE id = $1', [id]);
+  const row = r.rows[0];
+  return row ? toTask(row) : undefined;
+}
+
+/** The owner's check for cancels it may have missed while its listener reconnected. */
+export async function cancellingAmong(db: Queryable, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<{ id: string }>(`SELECT id FROM server_tasks WHERE id = ANY($1) AND state = 'Cancelling'`, [ids]);
+  return r.rows.map((x) => x.id);
+}
+
+export interface TaskFilter {
+  readonly skip: number;
+  readonly take: number;
+  readonly states: readonly string[];
+  readonly node?: string;
+  readonly ids: readonly string[];
+  readonly name?: string;
+  readonly spaces: readonly string[];
+}
+
+export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: TaskRow[]; total: number }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => { where.push(sql.replaceAll('?', `$${params.length + 1}`)); params.push(v); };
+  if (f.states.length) add('state = ANY(?)', f.states);
+  if (f.node) add(`(server_node = ? OR server_node = 'OctopusServerNodes-' || ?::text)`, f.node);
+  if (f.ids.length) add('id = ANY(?)', f.ids);
+  if (f.name) add('name = ?', f.name);
+  if (f.spaces.length) add('space_id = ANY(?)', f.spaces);
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM server_tasks ${w}`, params);
+  const r = await db.query<RawTask>(`SELECT * FROM server_tasks ${w} ORDER BY seq DESC OFFSET ${f.skip} LIMIT ${f.take}`, params);
+  return { items: r.rows.map(toTask), total: total.rows[0]?.n ?? 0 };
+}
+
+export interface Orphan { readonly task: TaskRow; readonly nodeName: string; readonly lastSeen: Date | null }
+
+/**
+ * Active tasks whose owner can no longer be the owner: its node stopped, restarted (new epoch),
+ * lost its advisory lock and stopped heartbeating for a short grace, or went silent past the
+ * offline threshold. Locked with SKIP LOCKED so two recoverers never handle the same task; the
+ * caller decides each one's fate in the same transaction.
+ */
+export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: number, limit = 100): Promise<Orphan[]> {
+  const r = await db.query<RawTask & { node_name: string | null; node_last_seen: Date | null }>(
+    `SELECT t.*, n.name AS node_name, n.last_seen AS node_last_seen
+     FROM server_tasks t LEFT JOIN nodes n ON n.id = t.server_node
+     WHERE t.state IN ('Executing', 'Cancelling')
+       AND (n.id IS NULL OR n.epoch <> t.node_epoch OR n.stopped_at IS NOT NULL
+            OR n.last_seen < now() - make_interval(secs => $2::double precision / 1000)
+            OR (n.last_seen < now() - make_interval(secs => $1::double precision / 1000)
+                AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)))
+     ORDER BY t.seq
+     LIMIT ${limit}
+     FOR UPDATE OF t SKIP LOCKED`,
+    [graceMs, thresholdMs]);
+  return r.rows.map((row) => ({ task: toTask(row), nodeName: row.node_name ?? row.server_node ?? 'unknown', lastSeen: row.node_last_seen }));
+}
+
+export async function requeue(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE server_tasks SET state = 'Queued', server_node = NULL, node_epoch = NULL, claim_token = NULL,
+       start_time = NULL, last_updated = now() WHERE id = $1`, [id]);
+}
+
+/** The owner hands a task back to the queue (clean shutdown); fenced like every owner write. */
+export async function handBack(db: Queryable, id: string, token: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE server_tasks SET state = 'Queued', server_node = NULL, node_epoch = NULL, claim_token = NULL,
+       start_time = NULL, last_updated = now() WHERE id = $1 AND claim_token = $2 AND state = 'Executing'`, [id, token]);
+  if (r.rowCount === 1) await notifyQueued(db);
+  return r.rowCount === 1;
+}
+
+export async function failOrphan(db: Queryable, id: string, state: TaskState, message: string): Promise<void> {
+  await db.query(
+    `UPDATE server_tasks SET state = $2, error_message = $3, claim_token = NULL, completed_time = now(), last_updated = now()
+     WHERE id = $1`, [id, state, message]);
+}
+
+export async function notifyQueued(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_notify('${TASKS_CHANNEL}', '')`);
+}

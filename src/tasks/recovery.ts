@@ -1,0 +1,52 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PoolClient } from 'pg';
+import { failOrphan, lockOrphans, notifyQueued, requeue } from './queries.js';
+import { TASK_TYPES, type TaskRow } from './types.js';
+import { taskLogDir } from './log.js';
+
+export function safeToRerun(t: TaskRow): boolean {
+  return t.retryOnNodeFailure || (TASK_TYPES as Record<string, { safeToRerun: boolean }>)[t.name]?.safeToRerun === true;
+}
+
+async function note(taskLogs: string | undefined, t: TaskRow, category: string, message: string): Promise<void> {
+  if (!taskLogs) return;
+  try {
+    const dir = taskLogDir(taskLogs, t.id);
+    await mkdir(dir, { recursive: true });
+    // Its own file: the recoverer holds the task's row lock, so it is this file's only writer.
+    await appendFile(join(dir, `recovery-${t.attempt}.log`), JSON.stringify({ t: new Date().toISOString(), c: category, m: message }) + '\n');
+  } catch {
+    // The database records the outcome either way; a missing note must not block recovery.
+  }
+}
+
+/**
+ * Settles the tasks of nodes that died: re-queued when safe to re-run, otherwise Failed with a
+ * message naming the node and when it was last seen; a task being cancelled ends Canceled.
+ * Runs inside the caller's transaction, holding each orphan's row lock.
+ */
+export async function recoverOrphans(c: PoolClient, graceMs: number, thresholdMs: number, taskLogs: string | undefined): Promise<string> {
+  const orphans = await lockOrphans(c, graceMs, thresholdMs);
+  let requeued = 0;
+  let failed = 0;
+  for (const o of orphans) {
+    const seen = o.lastSeen ? o.lastSeen.toISOString() : 'never';
+    if (o.task.state === 'Cancelling') {
+      await failOrphan(c, o.task.id, 'Canceled', `The task was canceled; node ${o.nodeName}, which was running it, stopped responding (last seen ${seen}).`);
+      await note(taskLogs, o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) while the task was being canceled; marked Canceled.`);
+      failed++;
+    } else if (safeToRerun(o.task)) {
+      await requeue(c, o.task.id);
+      await note(taskLogs, o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) during attempt ${o.task.attempt}; the task is safe to re-run, so it was queued again.`);
+      requeued++;
+    } else {
+      const msg = `The task was running on node ${o.nodeName}, which stopped responding (last seen ${seen}); it is not marked safe to re-run, so it was not started again.`;
+      await failOrphan(c, o.task.id, 'Failed', msg);
+      await note(taskLogs, o.task, 'Fatal', msg);
+      failed++;
+    }
+  }
+  if (requeued) await notifyQueued(c);
+  return orphans.length ? `re-queued ${requeued}, finished ${failed}` : 'no orphans';
+}
