@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 
@@ -33,17 +33,19 @@ export function taskLogDir(taskLogs: string, taskId: string): string {
 
 /**
  * Appends one attempt's log. This node is the file's only writer (one file per attempt, so a
- * fenced-out owner that is still alive cannot corrupt the next attempt's file). Each line is
- * handed to the kernel before the next is taken, so a SIGKILL loses nothing already written;
- * writes are asynchronous so a slow share never stalls the event loop (or the heartbeat).
+ * fenced-out owner that is still alive cannot corrupt the next attempt's file). Lines are written
+ * in order, in batches, each batch handed to the kernel before its writes resolve — a SIGKILL of
+ * the node loses nothing already reported written. The file is opened per batch rather than held
+ * open: a share that went away, or turned read-only, is noticed at the next line. Writes are
+ * asynchronous, so a slow share never stalls the event loop (or the heartbeat).
  */
 export class TaskLogWriter {
-  private chain: Promise<void> = Promise.resolve();
+  private pending: { line: string; done: () => void }[] = [];
+  private flushing: Promise<void> | undefined;
   private failure: Error | undefined;
   private warnings = false;
 
   private constructor(
-    private readonly fh: FileHandle,
     readonly path: string,
     private readonly masker: Masker,
     private readonly onWritten: () => void,
@@ -54,8 +56,8 @@ export class TaskLogWriter {
     const dir = taskLogDir(taskLogs, taskId);
     await mkdir(dir, { recursive: true });
     const path = join(dir, fileName);
-    const fh = await open(path, 'a', 0o644);
-    return new TaskLogWriter(fh, path, masker, onWritten, onFailure);
+    await appendFile(path, '', { mode: 0o644 });
+    return new TaskLogWriter(path, masker, onWritten, onFailure);
   }
 
   get failed(): Error | undefined { return this.failure; }
@@ -63,23 +65,33 @@ export class TaskLogWriter {
 
   write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
     if (category === 'Warning' || category === 'Error' || category === 'Fatal') this.warnings = true;
+    if (this.failure) return Promise.resolve();
     const line = JSON.stringify({ t: new Date().toISOString(), c: category, m: this.masker.mask(message), ...(detail ? { d: this.masker.mask(detail) } : {}) }) + '\n';
-    this.chain = this.chain.then(async () => {
-      if (this.failure) return;
-      try {
-        await this.fh.appendFile(line, 'utf8');
-        this.onWritten();
-      } catch (err) {
-        this.failure = new Error(`Could not write the task log ${this.path}: ${errorMessage(err)}`);
-        this.onFailure(this.failure);
+    const written = new Promise<void>((done) => this.pending.push({ line, done }));
+    this.flushing ??= this.flush();
+    return written;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      if (!this.failure) {
+        try {
+          await appendFile(this.path, batch.map((b) => b.line).join(''), 'utf8');
+          this.onWritten();
+        } catch (err) {
+          this.failure = new Error(`Could not write the task log ${this.path}: ${errorMessage(err)}`);
+          this.onFailure(this.failure);
+        }
       }
-    });
-    return this.chain;
+      for (const b of batch) b.done();
+    }
+    this.flushing = undefined;
   }
 
   async close(): Promise<void> {
-    await this.chain;
-    await this.fh.close().catch(() => undefined);
+    while (this.flushing) await this.flushing;
   }
 }
 

@@ -69,7 +69,7 @@ export async function runBashScript(task: TaskRow, workDir: string, script: stri
     cwd: workDir,
     detached: true, // its own process group, so the whole tree can be signalled
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id },
+    env: { ...process.env, OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: (task.serverNode ?? '').replace(/^OctopusServerNodes-/, '') },
   });
   const pgid = child.pid!;
   let reason: 'cancel' | 'timeout' | 'abort' | undefined;

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it, before, after } from 'node:test';
+import { ADMIN_API_KEY, api, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+
+const K = { apiKey: ADMIN_API_KEY };
+
+async function queue(node: NodeProcess, body: object): Promise<any> {
+  const r = await api(node.url, '/api/tasks', { ...K, body });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+async function finished(node: NodeProcess, id: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(`task ${id} to finish`, async () => {
+    const r = await api(node.url, `/api/tasks/${id}`, K);
+    return r.body.IsCompleted ? r.body : undefined;
+  }, timeoutMs, 50);
+}
+
+describe('server tasks on one node', () => {
+  let cluster: TestCluster;
+  let node: NodeProcess;
+  before(async () => {
+    cluster = await createCluster(['solo']);
+    node = await startNode(cluster.homes[0]!, 'solo');
+  });
+  after(async () => { await node.kill('SIGTERM'); });
+
+  it('runs an ad-hoc Bash script and logs stdout as Info and stderr as Error', async () => {
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo hello from $CUTTLE_TASK_ID; echo oops >&2', Syntax: 'Bash' } });
+    assert.equal(t.State, 'Queued');
+    const done = await finished(node, t.Id);
+    assert.equal(done.State, 'Success', done.ErrorMessage);
+    assert.equal(done.ServerNode, 'solo');
+    assert.equal(done.FinishedSuccessfully, true);
+    const d = await api(node.url, `/api/tasks/${t.Id}/details`, K);
+    const elements = d.body.ActivityLogs[0].Children[0].LogElements as any[];
+    assert.ok(elements.some((e) => e.Category === 'Info' && e.MessageText === `hello from ${t.Id}`));
+    assert.ok(elements.some((e) => e.Category === 'Error' && e.MessageText === 'oops'));
+    const raw = await api(node.url, `/api/Spaces-1/tasks/${t.Id}/raw`, K);
+    assert.match(raw.body, /Info {5}\| hello from/);
+    const tail = await api(node.url, `/api/tasks/${t.Id}/details?tail=1`, K);
+    assert.equal(tail.body.ActivityLogs[0].Children[0].LogElements.length, 1);
+  });
+
+  it('fails a script that exits non-zero, with the exit code in the error', async () => {
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'exit 3' } });
+    const done = await finished(node, t.Id);
+    assert.equal(done.State, 'Failed');
+    assert.match(done.ErrorMessage, /code 3/);
+  });
+
+  it('ends a task over its timeout as TimedOut and kills its process tree', async () => {
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 60 & sleep 60; echo never', TimeoutSeconds: 1 } });
+    const done = await finished(node, t.Id, 15_000);
+    assert.equal(done.State, 'TimedOut');
+  });
+
+  it('completes a Noop task with one log line', async () => {
+    const t = await queue(node, { Name: 'Noop' });
+    const done = await finished(node, t.Id);
+    assert.equal(done.State, 'Success');
+  });
+
+  it('collects an artifact a script attaches and serves it for download', async () => {
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo "artifact body" > out.txt; new_octopusartifact out.txt report.txt' } });
+    const done = await finished(node, t.Id);
+    assert.equal(done.State, 'Success', done.ErrorMessage);
+    const list = await api(node.url, `/api/Spaces-1/artifacts?regarding=${t.Id}`, K);
+    assert.equal(list.body.TotalResults, 1);
+    const a = list.body.Items[0];
+    assert.equal(a.Filename, 'report.txt');
+    const content = await fetch(`${node.url}/api/Spaces-1/artifacts/${a.Id}/content`, { headers: { 'X-Octopus-ApiKey': ADMIN_API_KEY } });
+    assert.equal(await content.text(), 'artifact body\n');
+  });
+
+  it('cancels a queued task at once and re-runs a finished one as a new task', async () => {
+    await api(node.url, '/api/octopusservernodes/OctopusServerNodes-solo', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
+    const t = await queue(node, { Name: 'Noop' });
+    const c = await api(node.url, `/api/tasks/${t.Id}/cancel`, { ...K, method: 'POST' });
+    assert.equal(c.body.State, 'Canceled');
+    await api(node.url, '/api/octopusservernodes/OctopusServerNodes-solo', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+    const again = await api(node.url, `/api/tasks/rerun/${t.Id}`, { ...K, method: 'POST' });
+    assert.equal(again.status, 201);
+    assert.notEqual(again.body.Id, t.Id);
+    assert.equal((await finished(node, again.body.Id)).State, 'Success');
+    const twice = await api(node.url, `/api/tasks/${t.Id}/cancel`, { ...K, method: 'POST' });
+    assert.equal(twice.status, 409);
+  });
+
+  it('rejects bad task requests with a clear 400 and queues nothing', async () => {
+    const before = (await api(node.url, '/api/tasks?take=0', K)).body.TotalResults;
+    const cases: object[] = [
+      { Name: 'AdHocScript', Arguments: { ScriptBody: '' } },
+      { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo', Syntax: 'PowerShell' } },
+      { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo', TimeoutSeconds: 'ten' } },
+      { Name: 'DeleteEverything' },
+      { Name: 5 },
+      { Name: 'Noop', RetryOnNodeFailure: 'yes' },
+      {},
+    ];
+    for (const body of cases) {
+      const r = await api(node.url, '/api/tasks', { ...K, body });
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(typeof r.body.ErrorMessage, 'string');
+      assert.ok(Array.isArray(r.body.Errors));
+    }
+    const bad = await api(node.url, '/api/tasks', { ...K, rawBody: '{"Name": "Noop",' });
+    assert.equal(bad.status, 400);
+    assert.equal((await api(node.url, '/api/tasks?states=Sleeping', K)).status, 400);
+    assert.equal((await api(node.url, '/api/Spaces-9/tasks', K)).status, 404);
+    assert.equal((await api(node.url, '/api/tasks/ServerTasks-999999', K)).status, 404);
+    assert.equal((await api(node.url, '/api/tasks?take=0', K)).body.TotalResults, before);
+  });
+
+  it('filters the task list by state, name, node and ids', async () => {
+    const t = await queue(node, { Name: 'Noop' });
+    await finished(node, t.Id);
+    const byIds = await api(node.url, `/api/tasks?ids=${t.Id}`, K);
+    assert.deepEqual(byIds.body.Items.map((x: any) => x.Id), [t.Id]);
+    const byName = await api(node.url, '/api/tasks?name=Noop&states=Success&node=solo&take=100', K);
+    assert.ok(byName.body.Items.length >= 1);
+    assert.ok(byName.body.Items.every((x: any) => x.Name === 'Noop' && x.State === 'Success' && x.ServerNode === 'solo'));
+  });
+});
