@@ -7,7 +7,7 @@ import { openPool, withTransaction, validateDatabaseUrl } from '../db/pool.js';
 import { assertCuttleDatabase, assertNotNewer, migrate, readSchemaState } from '../db/migrate.js';
 import { generateMasterKey, parseMasterKey } from '../crypto/masterKey.js';
 import { validatePassword, validateUsername } from '../auth/users.js';
-import { createCluster, joinCluster, requireCluster, verifyMasterKey } from '../cluster/cluster.js';
+import { createCluster, joinCluster, refuseLiveName, requireCluster, verifyMasterKey } from '../cluster/cluster.js';
 import { requireAbsolute } from '../storage/sharedPaths.js';
 
 export interface SetupInput {
@@ -48,9 +48,6 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
   const key = parseMasterKey(keyText);
   const clusterShared = requireAbsolute('--cluster-shared', i.clusterShared ?? join(i.home, 'Shared'));
   refuseConfiguredHome(i.home, i.allowExistingHome);
-  prepareHome(i.home);
-  // The default shared folder (one node only, until `cuttle path` points at a real share) is ours to create.
-  if (i.clusterShared === undefined || i.clusterShared === join(i.home, 'Shared')) mkdirSync(clusterShared, { recursive: true });
 
   const pool = await openPool(i.databaseUrl, { max: 2, applicationName: 'cuttle setup' });
   try {
@@ -60,6 +57,10 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
     if (state.hasCluster) {
       throw new ConflictError('The database already holds a Cuttle cluster; add this server to it with `cuttle join --master-key …` instead of `setup`.');
     }
+    // Only once the database is known to be usable, so a refused setup leaves no home behind.
+    prepareHome(i.home);
+    // The default shared folder (one node only, until `cuttle path` points at a real share) is ours to create.
+    if (i.clusterShared === undefined || i.clusterShared === join(i.home, 'Shared')) mkdirSync(clusterShared, { recursive: true });
     await migrate(pool);
     const files = stageHomeFiles(i.home, {
       nodeName: i.nodeName, databaseUrl: i.databaseUrl, listen: i.listen,
@@ -95,7 +96,6 @@ export async function joinExisting(i: JoinInput): Promise<void> {
   validateCommon(i.databaseUrl, i.nodeName, i.listen);
   const key = parseMasterKey(i.masterKey);
   refuseConfiguredHome(i.home, i.allowExistingHome);
-  prepareHome(i.home);
   const pool = await openPool(i.databaseUrl, { max: 2, applicationName: 'cuttle join' });
   try {
     const state = await readSchemaState(pool);
@@ -103,6 +103,9 @@ export async function joinExisting(i: JoinInput): Promise<void> {
     assertNotNewer(state.version);
     verifyMasterKey(await requireCluster(pool), key);
     await migrate(pool);
+    // Checked again inside the transaction; checked here too so a refused join leaves no home behind.
+    await refuseLiveName(pool, i.nodeName);
+    prepareHome(i.home);
     const files = stageHomeFiles(i.home, { nodeName: i.nodeName, databaseUrl: i.databaseUrl, listen: i.listen }, key.base64);
     try {
       await withTransaction(pool, (c) => joinCluster(c, key, i.nodeName, VERSION));

@@ -62,9 +62,14 @@ export async function createCluster(c: PoolClient, n: NewCluster): Promise<strin
 export async function joinCluster(c: PoolClient, key: MasterKey, nodeName: string, version: string): Promise<void> {
   const cluster = await requireCluster(c);
   verifyMasterKey(cluster, key);
-  const live = await liveNodeNamed(c, nodeName);
+  await refuseLiveName(c, nodeName);
+  await ensureNodeRow(c, nodeName, version);
+}
+
+/** Refuses a node name that a live node of the cluster uses. */
+export async function refuseLiveName(db: Queryable, nodeName: string): Promise<void> {
+  const live = await liveNodeNamed(db, nodeName);
   if (live) {
     throw new ConflictError(`A live node named "${nodeName}" (${live.listenUrl || 'no listen URL'}) is already in the cluster; choose another --node-name.`);
   }
-  await ensureNodeRow(c, nodeName, version);
 }

@@ -43,11 +43,12 @@ export function pathCommand(program: Command): void {
           const unset = SHARED_FOLDERS.filter((f) => !next.folders?.[f]).map((f) => `--${FLAGS[f]}`);
           throw new EnvironmentError(`Without --cluster-shared every folder needs its own flag, and ${unset.join(', ')} are not set; give --cluster-shared DIR or those flags.`);
         }
+        // Before the folder check, which creates the sub-folders: a refused path must leave the home untouched.
+        const inside = homeInsideShared(h.home, resolved, next.clusterShared);
+        if (inside) throw new EnvironmentError(`Shared storage not changed: this node's home ${h.home} lies inside ${inside}; shared folders must be outside every node's home.`);
         // Prove every folder usable from this node before the cluster is told to use it.
         const bad = SHARED_FOLDERS.map((f) => checkFolder(f, resolved[f], true)).filter((c) => !c.ok);
         if (bad.length) throw new EnvironmentError(`Shared storage not changed: ${bad.map((b) => b.problem).join('; ')}.`);
-        const inside = homeInsideShared(h.home, resolved, next.clusterShared);
-        if (inside) throw new EnvironmentError(`Shared storage not changed: this node's home ${h.home} lies inside ${inside}; shared folders must be outside every node's home.`);
         await withTransaction(h.pool, (c) => setSharedPaths(c, next));
         stdio.line('Shared storage for the whole cluster (stored in the database; every node reads it):');
         printPaths(next, opts.format === 'json');
