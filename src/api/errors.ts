@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import pg from 'pg';
 import { ConflictError, CuttleError, EnvironmentError, ForbiddenError, InputError, NotFoundError, UnauthorizedError, UsageError } from '../errors.js';
 
 /** Octopus's error body; the only shape an error response ever has. */
@@ -34,6 +35,11 @@ function fastifyMessage(err: FastifyError): { status: number; message: string; e
   return { status, message: status === 500 ? 'The server could not complete the request.' : err.message, errors: [] };
 }
 
+/** SQLSTATE class 22, "data exception": raised by the values a query was given. */
+function isDataException(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && typeof err.code === 'string' && err.code.startsWith('22');
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let status: number;
@@ -41,6 +47,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err instanceof CuttleError) {
       status = statusOf(err);
       body = { ErrorMessage: err.message, Errors: err.details.length ? err.details : [err.message] };
+    } else if (isDataException(err)) {
+      // A value from the request that PostgreSQL cannot hold (a NUL character, say): the caller's input, not a server fault.
+      status = 400;
+      const msg = 'The request holds a value the server cannot store or look up (such as a NUL character); remove it and try again.';
+      body = { ErrorMessage: msg, Errors: [msg] };
     } else {
       const f = fastifyMessage(err);
       status = f.status;
