@@ -89,10 +89,15 @@ export interface NodeProcess {
 }
 
 
-/** Starts `cuttle run` for a home and waits until it answers its ping. */
-export async function startNode(home: string, name: string, env: NodeJS.ProcessEnv = {}, port?: number): Promise<NodeProcess> {
+/**
+ * Starts `cuttle run` for a home and waits until it answers its ping. `wrap` turns the command line
+ * into another one that ends up exec-ing it (e.g. inside `unshare -m`), so the pid stays the node's.
+ */
+export async function startNode(home: string, name: string, env: NodeJS.ProcessEnv = {}, port?: number, wrap?: (argv: string[]) => string[]): Promise<NodeProcess> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [BIN, 'run', '--home', home], {
+  const argv = [process.execPath, BIN, 'run', '--home', home];
+  const [cmd, ...args] = (wrap ? wrap(argv) : argv) as [string, ...string[]];
+  const child = spawn(cmd, args, {
     env: { ...process.env, ...FAST_TIMINGS, CUTTLE_LISTEN: `127.0.0.1:${p}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
