@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { defaultNodeName } from '../../config/home.js';
 import { UsageError, errorMessage } from '../../errors.js';
 import type { JoinInput, SetupInput, SetupResult } from '../bootstrap.js';
@@ -15,10 +16,23 @@ interface Actions {
  * add this server as a node of an existing one (database first, then the master key).
  */
 export async function runWizard(home: string, actions: Actions): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  // Output goes through a gate so that what is typed for a secret (password, master key) is not echoed.
+  let muted = false;
+  const output = new Writable({ write: (chunk, _enc, done) => { if (!muted) process.stdout.write(chunk); done(); } });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
   const ask = async (q: string, fallback?: string): Promise<string> => {
     const a = (await rl.question(fallback ? `${q} [${fallback}]: ` : `${q}: `)).trim();
     return a || fallback || '';
+  };
+  const askSecret = async (q: string): Promise<string> => {
+    process.stdout.write(`${q} (not shown): `);
+    muted = true;
+    try {
+      return (await rl.question('')).trim();
+    } finally {
+      muted = false;
+      process.stdout.write('\n');
+    }
   };
   try {
     stdio.line('Cuttle set-up');
@@ -33,12 +47,12 @@ export async function runWizard(home: string, actions: Actions): Promise<void> {
     const listen = await ask('Listen address', '0.0.0.0:8080');
     if (choice === '1') {
       const adminUsername = await ask('Administrator user name', 'admin');
-      const adminPassword = await ask('Administrator password (8 characters or more)');
+      const adminPassword = await askSecret('Administrator password (8 characters or more)');
       const r = await actions.setup({ home, databaseUrl, adminUsername, adminPassword, nodeName, listen });
       stdio.line('Created a new Cuttle cluster.');
       printNextSteps(home, r.masterKey);
     } else {
-      const masterKey = await ask('Master key of the cluster (from `cuttle show-master-key` on its first node)');
+      const masterKey = await askSecret('Master key of the cluster (from `cuttle show-master-key` on its first node)');
       await actions.join({ home, databaseUrl, masterKey, nodeName, listen });
       stdio.line(`Node ${nodeName} joined the cluster. Start it with: cuttle run --home ${home}`);
     }
