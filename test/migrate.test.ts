@@ -129,3 +129,19 @@ describe('a schema newer than this Cuttle', () => {
     assert.deepEqual(versions.rows.map((r) => r.version), [...MIGRATIONS.map((f) => Number(f.slice(0, 3))), 999], 'nothing was migrated');
   });
 });
+
+describe('a container whose CUTTLE_CLUSTER_SHARED is not usable', () => {
+  it('is refused before the cluster is created, naming the folder, and writes nothing', async () => {
+    const db = await freshDatabase({ empty: true });
+    const home = join(tempDir(), 'home');
+    const missing = join(tempDir(), 'not-mounted');
+    const r = cuttle(['run', '--home', home], {
+      CUTTLE_DATABASE_URL: db, CUTTLE_NODE_NAME: 'first', CUTTLE_LISTEN: `127.0.0.1:${await freePort()}`, CUTTLE_CLUSTER_SHARED: missing,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^cuttle: The shared folder ${missing} does not exist; create or mount it`));
+    assert.doesNotMatch(r.stderr, /Administrator:|Created a new Cuttle cluster/);
+    assert.ok(!existsSync(home), 'no home was created');
+    assert.deepEqual((await adminQuery(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`, [], db)).rows, [], 'the database is still empty');
+  });
+});

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, EnvironmentError } from '../errors.js';
+import { ConflictError, EnvironmentError, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
-import { configExists, parseListen, prepareHome, stageHomeFiles, validateNodeName, type NodeConfig } from '../config/home.js';
+import { configExists, isDirectory, parseListen, prepareHome, stageHomeFiles, validateNodeName, type NodeConfig } from '../config/home.js';
 import { openPool, withTransaction, validateDatabaseUrl } from '../db/pool.js';
 import { assertCuttleDatabase, assertNotNewer, migrate, readSchemaState } from '../db/migrate.js';
 import { generateMasterKey, parseMasterKey } from '../crypto/masterKey.js';
@@ -32,6 +32,15 @@ function refuseConfiguredHome(home: string, allow: boolean | undefined): void {
   }
 }
 
+function requireUsableFolder(dir: string): void {
+  if (!isDirectory(dir)) throw new EnvironmentError(`The shared folder ${dir} does not exist; create or mount it on every node, then try again.`);
+  try {
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new EnvironmentError(`The shared folder ${dir} is not readable and writable (${errorMessage(err)}); fix the share or its permissions, then try again.`);
+  }
+}
+
 /** Validates everything that can be validated without I/O, so a typo never leaves anything behind. */
 function validateCommon(databaseUrl: string, nodeName: string, listen: string): void {
   validateDatabaseUrl(databaseUrl);
@@ -47,6 +56,8 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
   const keyText = i.masterKey ?? generateMasterKey();
   const key = parseMasterKey(keyText);
   const clusterShared = requireAbsolute('--cluster-shared', i.clusterShared ?? join(i.home, 'Shared'));
+  // A given shared folder (CUTTLE_CLUSTER_SHARED) must be usable before the cluster is created with it.
+  if (clusterShared !== join(i.home, 'Shared')) requireUsableFolder(clusterShared);
   refuseConfiguredHome(i.home, i.allowExistingHome);
 
   const pool = await openPool(i.databaseUrl, { max: 2, applicationName: 'cuttle setup' });
