@@ -241,6 +241,20 @@ describe('one live node per home and per node name', () => {
     assert.ok(!existsSync(join(c.homes[1]!, 'node.lock')), 'the refused node releases its home');
   });
 
+  it('starts a node again on its home after it was killed with SIGKILL (the stale lock is replaced)', async () => {
+    const first = await startNode(c.homes[1]!, 'beta');
+    await first.kill('SIGKILL');
+    assert.equal(readFileSync(join(c.homes[1]!, 'node.lock'), 'utf8').trim(), String(first.child.pid), 'a killed node leaves its lock file');
+    const again = await startNode(c.homes[1]!, 'beta');
+    try {
+      assert.equal((await summaryNode(alpha.url, 'beta')).IsOffline, false);
+      assert.equal(readFileSync(join(c.homes[1]!, 'node.lock'), 'utf8').trim(), String(again.child.pid));
+    } finally {
+      assert.equal(await again.kill('SIGTERM'), 0);
+    }
+    assert.ok(!existsSync(join(c.homes[1]!, 'node.lock')), 'a clean stop removes the lock');
+  });
+
   it('prints the master key the same way as text and as JSON', () => {
     const text = must(cuttle(['show-master-key', '--home', c.homes[1]!])).stdout.trim();
     const json = JSON.parse(must(cuttle(['show-master-key', '--home', c.homes[1]!, '--format', 'json'])).stdout);
