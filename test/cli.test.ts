@@ -296,6 +296,20 @@ describe('one live node per home and per node name', () => {
     // The same home cannot run either.
     assertFailure(cuttle(['run', '--home', home], { CUTTLE_LISTEN: '127.0.0.1:1' }), 1, /master key does not match/);
   });
+
+  it('names a damaged master.key file (exit 1, not a usage error) in every command that reads it', () => {
+    const home = join(tempDir(), 'home');
+    must(cuttle(joinArgs(home, c.databaseUrl, c.masterKey, 'epsilon')));
+    const file = join(home, 'master.key');
+    writeFileSync(file, 'this is not a key\n', { mode: 0o600 });
+    const damaged = new RegExp(`master key file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not hold a valid key`);
+    for (const cmd of ['run', 'nodes', 'show-master-key', 'path']) {
+      assertFailure(cuttle([cmd, '--home', home], { CUTTLE_LISTEN: '127.0.0.1:1' }), 1, damaged, /show-master-key/);
+    }
+    const d = cuttle(['doctor', '--home', home]);
+    assert.equal(d.code, 1);
+    assert.match(d.stdout, /^FAIL\s+The master key file .* does not hold a valid key/m);
+  });
 });
 
 describe('shared storage locations', () => {

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EnvironmentError, InputError, errorMessage } from '../errors.js';
+import { parseMasterKey } from '../crypto/masterKey.js';
 
 /** What a node's home holds besides its master key. Never shared between nodes. */
 export interface NodeConfig {
@@ -74,7 +75,14 @@ export function readMasterKeyFile(home: string): string {
   if (!existsSync(file)) {
     throw new EnvironmentError(`No master key in ${home} (${KEY_FILE} is missing); run \`cuttle join --master-key …\` to store it.`);
   }
-  return readFileSync(file, 'utf8').trim();
+  const text = readFileSync(file, 'utf8').trim();
+  // A damaged file is not the user's typing mistake (exit 2), so name the file and how to restore it.
+  try {
+    parseMasterKey(text);
+  } catch {
+    throw new EnvironmentError(`The master key file ${file} does not hold a valid key (32 bytes in base64); write into it the key \`cuttle show-master-key\` prints on another node of the cluster.`);
+  }
+  return text;
 }
 
 /** Makes sure the home exists and is writable before anything is written to the database. */
