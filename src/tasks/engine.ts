@@ -65,7 +65,7 @@ export class TaskEngine {
     });
     this.o.notifications.on('reconnected', () => void this.tick());
     this.o.liveness.on('lost', () => this.abortAll('this node lost its database connection and can no longer prove it owns its tasks'));
-    this.o.liveness.on('restored', () => this.wake());
+    this.o.liveness.on('restored', () => void this.settleAbandoned().then(() => this.wake()));
     this.pollTimer = setInterval(() => void this.tick(), this.o.pollMs);
     this.pollTimer.unref();
     this.wake();
@@ -213,6 +213,25 @@ export class TaskEngine {
     for (const run of this.running.values()) {
       run.aborted = true;
       run.control?.abort();
+      this.abandoned.set(run.task.id, run);
+    }
+  }
+
+  private readonly abandoned = new Map<string, Running>();
+
+  /**
+   * Liveness came back before anyone declared this node dead, so the tasks it abandoned are still
+   * recorded as its own: settle them as recovery would (fenced; a no-op for any already recovered).
+   */
+  private async settleAbandoned(): Promise<void> {
+    for (const [id, run] of this.abandoned) {
+      try {
+        if (safeToRerun(run.task)) await handBack(this.o.pool, id, run.token);
+        else await finishTask(this.o.pool, id, run.token, 'Failed', `Node ${this.o.nodeName} lost its database connection while running the task and stopped it; it is not marked safe to re-run, so it was not started again.`, true);
+        this.abandoned.delete(id);
+      } catch (err) {
+        this.o.log.warn({ task: id, err: errorMessage(err) }, 'could not settle an abandoned task yet');
+      }
     }
   }
 
