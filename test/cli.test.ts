@@ -255,6 +255,24 @@ describe('one live node per home and per node name', () => {
     assert.ok(!existsSync(join(c.homes[1]!, 'node.lock')), 'a clean stop removes the lock');
   });
 
+  it('`admin` creates an administrator whose API key works at once, and refuses bad input with exit 2', async () => {
+    const [users, keys] = [await countRows(c.databaseUrl, 'users'), await countRows(c.databaseUrl, 'api_keys')];
+    assertFailure(cuttle(['admin', '--home', c.homes[0]!, '--username', 'ops', '--api-key', 'not-a-key']), 2, /--api-key must look like API-/);
+    assertFailure(cuttle(['admin', '--home', c.homes[0]!, '--username', 'ops']), 2, /no user "ops" yet/, /--password/);
+    assertFailure(cuttle(['admin', '--home', c.homes[0]!, '--username', 'ops', '--password', 'short']), 2, /8 to 1024 characters/);
+    assertFailure(cuttle(['admin', '--home', c.homes[0]!, '--username', 'bad name', '--password', ADMIN_PASSWORD]), 2, /user name/);
+    assertFailure(cuttle(['admin', '--home', c.homes[0]!, '--username', 'ops', '--password', ADMIN_PASSWORD, '--api-key', ADMIN_API_KEY]), 2, /already registered to another user/);
+    assert.equal(await countRows(c.databaseUrl, 'users'), users, 'no user was created by a refused command');
+    assert.equal(await countRows(c.databaseUrl, 'api_keys'), keys);
+    const key = 'API-OPSKEY000000000000000000001';
+    const r = must(cuttle(['admin', '--home', c.homes[0]!, '--username', 'ops', '--password', ADMIN_PASSWORD, '--api-key', key]));
+    assert.match(r.stdout, /Created administrator ops/);
+    const me = await api(alpha.url, '/api/users/me', { apiKey: key });
+    assert.equal(me.status, 200);
+    assert.equal(me.body.Username, 'ops');
+    assert.equal((await api(alpha.url, '/api/users/login', { body: { Username: 'ops', Password: ADMIN_PASSWORD } })).status, 200);
+  });
+
   it('prints the master key the same way as text and as JSON', () => {
     const text = must(cuttle(['show-master-key', '--home', c.homes[1]!])).stdout.trim();
     const json = JSON.parse(must(cuttle(['show-master-key', '--home', c.homes[1]!, '--format', 'json'])).stdout);
