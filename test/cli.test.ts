@@ -369,10 +369,18 @@ describe('shared storage locations', () => {
     assert.deepEqual(readdirSync(c.root).sort(), rootBefore);
   });
 
-  it('refuses to run a node whose home lies inside shared storage', async () => {
-    const home = join(currentPaths(c.homes[0]!).ClusterShared!, 'node-home');
+  it('refuses to join, or to run, a node whose home lies inside shared storage', async () => {
+    const refused = join(currentPaths(c.homes[0]!).ClusterShared!, 'node-home');
+    assertFailure(cuttle(joinArgs(refused, c.databaseUrl, c.masterKey, 'inside')), 1, /lies inside the cluster's shared storage/, /--home/);
+    assert.equal(existsSync(refused), false);
+    // A home that only later ends up inside shared storage (the cluster's paths moved) is refused at run.
+    const before = currentPaths(c.homes[0]!);
+    const root = tempDir('cuttle-later-shared-');
+    const home = join(root, 'node-home');
     must(cuttle(joinArgs(home, c.databaseUrl, c.masterKey, 'inside')));
+    must(cuttle(['path', '--home', c.homes[0]!, '--cluster-shared', root]));
     const r = cuttle(['run', '--home', home], { CUTTLE_LISTEN: `127.0.0.1:${await freePort()}` });
+    must(cuttle(['path', '--home', c.homes[0]!, '--cluster-shared', before.ClusterShared!]));
     assertFailure(r, 1, /lies inside shared storage/, /--home/);
     const n = JSON.parse(must(cuttle(['nodes', '--home', c.homes[0]!, '--format', 'json'])).stdout).find((x: any) => x.Name === 'inside');
     assert.equal(n.IsOffline, true);

@@ -11,15 +11,13 @@ import { freePort, randomPassword, startEmbedded } from '../src/db/embedded.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/cuttle.js', import.meta.url));
-const TEMPLATE = 'cuttle_test_template';
+// Unique per run, so two suites sharing one long-lived server never touch each other's databases.
+const TEMPLATE = `cuttle_test_template_${process.pid}_${Date.now().toString(36)}`;
 
 async function prepareTemplate(adminUrl: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
-    // Leftovers of an earlier, interrupted run on a long-lived server.
-    const old = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cuttle_t_%' OR datname = $1`, [TEMPLATE]);
-    for (const r of old.rows) await c.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
     await c.query(`CREATE DATABASE "${TEMPLATE}"`);
   } finally {
     await c.end();
@@ -28,6 +26,12 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   u.pathname = `/${TEMPLATE}`;
   const r = spawnSync(process.execPath, [bin, 'database', '--upgrade', '--database', u.toString()], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building the template database failed: ${r.stderr}`);
+}
+
+async function dropTemplate(adminUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS "${TEMPLATE}" WITH (FORCE)`).finally(() => c.end());
 }
 
 function runTests(adminUrl: string, label: string, files: string[]): Promise<number> {
@@ -55,7 +59,11 @@ async function main(): Promise<number> {
     const external = process.env.CUTTLE_TEST_DATABASE_URL;
     if (external && code === 0) {
       await prepareTemplate(external);
-      code = await runTests(external, `PostgreSQL at ${new URL(external).host}`, files);
+      try {
+        code = await runTests(external, `PostgreSQL at ${new URL(external).host}`, files);
+      } finally {
+        await dropTemplate(external);
+      }
     }
   } finally {
     await server.stop();

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ApiContext } from './context.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -17,6 +17,14 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
     // Types are checked, never coerced: "5" is not a task cap.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
+    // Long ids reach the routes, whose schemas answer them in the Octopus error body.
+    routerOptions: { maxParamLength: 2048 },
+    // Errors Fastify raises before any hook (a badly encoded URL) get the same body and header.
+    frameworkErrors: (err, _req, reply) => {
+      const msg = `The request URL cannot be understood (${err.message}).`;
+      const r = reply as unknown as FastifyReply;
+      void r.code(400).header('Octopus-Node', ctx.nodeName).type('application/json').send({ ErrorMessage: msg, Errors: [msg] });
+    },
     // Live log streams would otherwise hold a stopping node open until their tasks end.
     forceCloseConnections: true,
   });

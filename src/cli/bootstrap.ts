@@ -1,4 +1,6 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { homeInsideShared } from '../storage/folders.js';
+import { getSharedPaths, resolvePaths } from '../storage/sharedPaths.js';
 import { join } from 'node:path';
 import { ConflictError, EnvironmentError, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -69,6 +71,7 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
       throw new ConflictError('The database already holds a Cuttle cluster; add this server to it with `cuttle join --master-key …` instead of `setup`.');
     }
     // Only once the database is known to be usable, so a refused setup leaves no home behind.
+    const homeExisted = existsSync(i.home);
     prepareHome(i.home);
     // The default shared folder (one node only, until `cuttle path` points at a real share) is ours to create.
     if (i.clusterShared === undefined || i.clusterShared === join(i.home, 'Shared')) mkdirSync(clusterShared, { recursive: true });
@@ -84,6 +87,8 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
       }));
     } catch (err) {
       files.discard();
+      // Lost a race with another setup (or failed): a home this call created goes again, whole.
+      if (!homeExisted) rmSync(i.home, { recursive: true, force: true });
       throw err;
     }
     files.commit();
@@ -116,6 +121,12 @@ export async function joinExisting(i: JoinInput): Promise<void> {
     await migrate(pool);
     // Checked again inside the transaction; checked here too so a refused join leaves no home behind.
     await refuseLiveName(pool, i.nodeName);
+    const settings = await getSharedPaths(pool);
+    const paths = resolvePaths(settings);
+    const inside = paths ? homeInsideShared(i.home, paths, settings.clusterShared) : undefined;
+    if (inside) {
+      throw new EnvironmentError(`The home directory ${i.home} lies inside the cluster's shared storage (${inside}); a home is node-local, so pass a --home outside the shared folders.`);
+    }
     prepareHome(i.home);
     const files = stageHomeFiles(i.home, { nodeName: i.nodeName, databaseUrl: i.databaseUrl, listen: i.listen }, key.base64);
     try {

@@ -47,15 +47,23 @@ export class Liveness extends EventEmitter {
     const row = await client.query<{ lock_key: number; listen_url: string }>('SELECT lock_key, listen_url FROM nodes WHERE id = $1', [this.id]);
     const r = row.rows[0];
     if (!r) {
-      await client.end().catch(() => undefined);
+      await this.discard(client);
       throw new EnvironmentError(`The node "${this.o.nodeName}" is not registered in this cluster; run \`cuttle join\` for this home first.`);
     }
     this.lockKey = r.lock_key;
     if (!(await this.tryLock(client))) {
-      await client.end().catch(() => undefined);
+      await this.discard(client);
       throw new EnvironmentError(`Another live process is already node "${this.o.nodeName}" (${r.listen_url || 'no listen URL'}); each node needs its own name and home, so stop that process or use another --node-name.`);
     }
     this.client = client;
+  }
+
+  /** Closes a connection this node is not going to use, without reporting it as a lost one. */
+  private async discard(client: pg.Client): Promise<void> {
+    client.removeAllListeners('end');
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
+    await client.end().catch(() => undefined);
   }
 
   private async connect(): Promise<pg.Client> {
@@ -143,7 +151,7 @@ export class Liveness extends EventEmitter {
     try {
       const client = await this.connect();
       if (!(await this.tryLock(client))) {
-        await client.end().catch(() => undefined);
+        await this.discard(client);
         throw new Error('advisory lock still held by the old connection');
       }
       this.client = client;

@@ -34,7 +34,8 @@ export async function collectArtifact(db: Queryable, artifactsDir: string, taskI
   if (!s.isFile()) throw new Error(`${source} is not a file`);
   const filename = safeFileName(name);
   const folder = join(artifactsDir, taskId);
-  await mkdir(folder, { recursive: true });
+  // Not recursive: a missing Artifacts folder (an unmounted share) must fail, not be recreated locally.
+  await mkdir(folder).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   const unique = `${randomBytes(6).toString('hex')}-${filename}`;
   const tmp = join(folder, `.${unique}.tmp`);
   try {

@@ -7,7 +7,7 @@ import type { Notifications } from '../cluster/notifications.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import { collectArtifact } from './artifacts.js';
 import { Masker, TaskLogWriter } from './log.js';
-import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimOne, finishTask, handBack } from './queries.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, handBack } from './queries.js';
 import { runBashScript, type RunControl } from './runner.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type TaskRow } from './types.js';
@@ -59,7 +59,7 @@ export class TaskEngine {
   async start(): Promise<void> {
     await this.refreshSettings();
     this.o.notifications.on('notify', (channel: string, payload: string) => {
-      if (channel === TASKS_CHANNEL) this.wake();
+      if (channel === TASKS_CHANNEL) this.wake(true);
       else if (channel === CANCEL_CHANNEL) this.cancelLocal(payload);
       else if (channel === 'cuttle_nodes' && (payload === this.o.nodeId || payload === '')) void this.refreshSettings().then(() => this.wake());
     });
@@ -95,29 +95,35 @@ export class TaskEngine {
       && this.o.storage.usable && this.o.storage.paths !== undefined;
   }
 
-  wake(): void {
+  /**
+   * Starts claiming unless a claim loop already runs (then it loops once more). `spread` is set
+   * for wake-ups every node receives (a new task): a busier node then answers a little later,
+   * so work fans out across the cluster. A node woken by its own finished task claims at once.
+   */
+  wake(spread = false): void {
     if (this.claiming) { this.again = true; return; }
     this.claiming = true;
-    void this.claimLoop().finally(() => {
+    void this.claimLoop(spread).finally(() => {
       this.claiming = false;
       if (this.again) { this.again = false; this.wake(); }
     });
   }
 
-  private async claimLoop(): Promise<void> {
-    // A busier node answers a little later, so work fans out across the cluster.
-    if (this.running.size > 0) await new Promise((r) => setTimeout(r, Math.min(2 * this.running.size, 20)));
+  private async claimLoop(spread: boolean): Promise<void> {
+    if (spread && this.running.size > 0) await new Promise((r) => setTimeout(r, Math.min(2 * this.running.size, 20)));
+    let batch = true;
     while (this.canClaim()) {
-      let task: TaskRow | undefined;
+      let tasks: TaskRow[];
       try {
-        task = await claimOne(this.o.pool, this.o.nodeId, this.o.liveness.epoch);
+        tasks = await claimTasks(this.o.pool, this.o.nodeId, this.o.liveness.epoch, batch ? this.cap - this.running.size : 1);
       } catch (err) {
-        if ((err as { code?: string }).code === '23505') continue; // lost a race for a concurrency tag
+        // Lost a race with another node for a concurrency tag: go on one task at a time.
+        if ((err as { code?: string }).code === '23505') { batch = false; continue; }
         this.o.log.warn({ err: errorMessage(err) }, 'claiming a task failed');
         return;
       }
-      if (!task) return;
-      this.begin(task);
+      if (tasks.length === 0) return;
+      for (const t of tasks) this.begin(t);
     }
   }
 
@@ -129,10 +135,14 @@ export class TaskEngine {
     void this.execute(run).catch((err) => {
       this.o.log.error({ task: task.id, err: errorMessage(err) }, 'task execution failed unexpectedly');
     }).finally(() => {
-      this.running.delete(task.id);
       resolveFinished();
-      this.wake();
+      this.release(task.id);
     });
+  }
+
+  /** The task's work is over: its slot is free (even while its result is still being recorded). */
+  private release(id: string): void {
+    if (this.running.delete(id)) this.wake();
   }
 
   private async execute(run: Running): Promise<void> {
@@ -148,7 +158,9 @@ export class TaskEngine {
       return;
     }
     const log = run.log;
-    void log.write('Info', `Task ${task.id} (${task.description}) started on node ${this.o.nodeName}, attempt ${task.attempt}`);
+    // A Noop writes exactly one line (it exists for smoke checks and benchmarks); other tasks get a header and a footer.
+    const chatty = task.name !== 'Noop';
+    if (chatty) void log.write('Info', `Task ${task.id} (${task.description}) started on node ${this.o.nodeName}, attempt ${task.attempt}`);
     try {
       outcome = await this.perform(run, log);
     } catch (err) {
@@ -156,11 +168,13 @@ export class TaskEngine {
     }
     if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
     const { state, error } = outcomeState(outcome);
-    if (!run.aborted) {
+    if (!run.aborted && (chatty || state !== 'Success')) {
       await log.write(state === 'Success' ? 'Info' : state === 'Canceled' ? 'Warning' : 'Fatal', error ?? `The task finished: ${state}`);
     }
     await log.close();
     if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
+    // Claiming the next task need not wait for this one's result to be written.
+    this.release(task.id);
     await this.record(run, outcome, log.hasWarnings);
   }
 
@@ -168,7 +182,7 @@ export class TaskEngine {
     const { task } = run;
     switch (task.name) {
       case 'Noop':
-        await log.write('Info', 'Nothing to do');
+        await log.write('Info', `Noop task completed on node ${this.o.nodeName}`);
         return { kind: 'success' };
       case 'AdHocScript': {
         const args = task.arguments as { ScriptBody?: string };
@@ -235,15 +249,22 @@ export class TaskEngine {
     }
   }
 
-  // Live tail: readers on other nodes wake on this, at most every 200 ms per task.
+  // Live tail: readers on other nodes wake on this. At most one notification per 200 ms, naming
+  // every task that wrote since (comma-separated, within NOTIFY's 8000-byte payload limit).
   private logWritten(taskId: string): void {
     this.logNotifyPending.add(taskId);
     if (this.logNotifyTimer) return;
     this.logNotifyTimer = setTimeout(() => {
       this.logNotifyTimer = undefined;
-      const ids = [...this.logNotifyPending];
+      const chunks: string[] = [];
+      let current = '';
+      for (const id of this.logNotifyPending) {
+        if (current.length + id.length + 1 > 7900) { chunks.push(current); current = ''; }
+        current = current ? `${current},${id}` : id;
+      }
+      if (current) chunks.push(current);
       this.logNotifyPending.clear();
-      for (const id of ids) void this.o.pool.query(`SELECT pg_notify('${LOG_CHANNEL}', $1)`, [id]).catch(() => undefined);
+      for (const payload of chunks) void this.o.pool.query(`SELECT pg_notify('${LOG_CHANNEL}', $1)`, [payload]).catch(() => undefined);
     }, 200);
     this.logNotifyTimer.unref();
   }

@@ -1,5 +1,5 @@
 import { appendFile, mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { errorMessage } from '../errors.js';
 
 export const LOG_CATEGORIES = ['Trace', 'Verbose', 'Info', 'Highlight', 'Wait', 'Gap', 'Alert', 'Warning', 'Error', 'Fatal', 'Planned', 'Updated', 'Finished', 'Abandoned'] as const;
@@ -53,11 +53,19 @@ export class TaskLogWriter {
   ) {}
 
   static async open(taskLogs: string, taskId: string, fileName: string, masker: Masker, onWritten: () => void, onFailure: (err: Error) => void): Promise<TaskLogWriter> {
-    const dir = taskLogDir(taskLogs, taskId);
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, fileName);
-    await appendFile(path, '', { mode: 0o644 });
-    return new TaskLogWriter(path, masker, onWritten, onFailure);
+    return new TaskLogWriter(join(taskLogDir(taskLogs, taskId), fileName), masker, onWritten, onFailure);
+  }
+
+  /** Appends; the task's folder is created on the first write that finds it missing. */
+  private async append(text: string): Promise<void> {
+    try {
+      await appendFile(this.path, text, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // Not recursive: a TaskLogs folder that vanished (an unmounted share) must fail, not be recreated locally.
+      await mkdir(dirname(this.path)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+      await appendFile(this.path, text, 'utf8');
+    }
   }
 
   get failed(): Error | undefined { return this.failure; }
@@ -78,7 +86,7 @@ export class TaskLogWriter {
       this.pending = [];
       if (!this.failure) {
         try {
-          await appendFile(this.path, batch.map((b) => b.line).join(''), 'utf8');
+          await this.append(batch.map((b) => b.line).join(''));
           this.onWritten();
         } catch (err) {
           this.failure = new Error(`Could not write the task log ${this.path}: ${errorMessage(err)}`);

@@ -30,30 +30,33 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
 }
 
 /**
- * Claims the oldest claimable task for this node in one statement. Rows another claimer holds are
- * skipped, never waited for. A task whose concurrency tag is busy, or that has an older queued task
- * with the same tag, is passed over (FIFO per tag); the unique index on active tags is the final
- * guard against two claimers racing for one tag (the loser gets 23505 and tries again).
+ * Claims up to `limit` of the oldest claimable tasks for this node in one statement. Rows another
+ * claimer holds are skipped, never waited for. A task whose concurrency tag is busy, or that has an
+ * older queued task with the same tag, is passed over (FIFO per tag, and never two of one tag in a
+ * batch); the unique index on active tags is the final guard against two nodes racing for one tag
+ * (the loser gets 23505 and tries again).
  */
-export async function claimOne(db: Queryable, nodeId: string, epoch: number): Promise<TaskRow | undefined> {
-  const r = await db.query<RawTask>(
-    `WITH next AS (
+export async function claimTasks(db: Queryable, nodeId: string, epoch: number, limit: number): Promise<TaskRow[]> {
+  // Named: prepared once per connection, so the hot path skips parsing and planning.
+  const r = await db.query<RawTask>({
+    name: 'cuttle_claim_tasks',
+    text: `WITH next AS (
        SELECT q.id FROM server_tasks q
        WHERE q.state = 'Queued'
          AND (q.concurrency_tag IS NULL OR (
            NOT EXISTS (SELECT 1 FROM server_tasks a WHERE a.concurrency_tag = q.concurrency_tag AND a.state IN ('Executing', 'Cancelling'))
            AND NOT EXISTS (SELECT 1 FROM server_tasks o WHERE o.concurrency_tag = q.concurrency_tag AND o.state = 'Queued' AND o.seq < q.seq)))
        ORDER BY q.seq
-       LIMIT 1
+       LIMIT $3
        FOR UPDATE SKIP LOCKED)
      UPDATE server_tasks t
      SET state = 'Executing', server_node = $1, node_epoch = $2, claim_token = gen_random_uuid(),
          start_time = now(), attempt = t.attempt + 1, last_updated = now(), error_message = NULL
      FROM next WHERE t.id = next.id AND t.state = 'Queued'
      RETURNING t.*`,
-    [nodeId, epoch]);
-  const row = r.rows[0];
-  return row ? toTask(row) : undefined;
+    values: [nodeId, epoch, Math.max(1, limit)],
+  });
+  return r.rows.map(toTask).sort((a, b) => a.seq - b.seq);
 }
 
 /**
@@ -62,13 +65,15 @@ export async function claimOne(db: Queryable, nodeId: string, epoch: number): Pr
  * cancelled ends Canceled whatever the script did.
  */
 export async function finishTask(db: Queryable, id: string, token: string, state: TaskState, error: string | null, hasWarnings: boolean): Promise<boolean> {
-  const r = await db.query(
-    `UPDATE server_tasks SET
+  const r = await db.query({
+    name: 'cuttle_finish_task',
+    text: `UPDATE server_tasks SET
        state = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'Canceled' ELSE $3 END,
        error_message = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'The task was canceled.' ELSE $4 END,
        completed_time = now(), last_updated = now(), has_warnings = has_warnings OR $5
      WHERE id = $1 AND claim_token = $2 AND state IN ('Executing', 'Cancelling')`,
-    [id, token, state, error, hasWarnings]);
+    values: [id, token, state, error, hasWarnings],
+  });
   return r.rowCount === 1;
 }
 

@@ -13,7 +13,7 @@ async function note(taskLogs: string | undefined, t: TaskRow, category: string, 
   if (!taskLogs) return;
   try {
     const dir = taskLogDir(taskLogs, t.id);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
     // Its own file: the recoverer holds the task's row lock, so it is this file's only writer.
     await appendFile(join(dir, `recovery-${t.attempt}.log`), JSON.stringify({ t: new Date().toISOString(), c: category, m: message }) + '\n');
   } catch {

@@ -175,7 +175,7 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
   const offsets = new Map<string, number>();
   let closed = false;
   let wake: (() => void) | undefined;
-  const onNotify = (channel: string, payload: string) => { if (channel === LOG_CHANNEL && payload === task.id) wake?.(); };
+  const onNotify = (channel: string, payload: string) => { if (channel === LOG_CHANNEL && payload.split(',').includes(task.id)) wake?.(); };
   ctx.notifications.on('notify', onNotify);
   req.raw.on('close', () => { closed = true; wake?.(); });
   const send = (event: string, data: unknown) => { if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, before, after } from 'node:test';
+import pg from 'pg';
+import { Masker } from '../src/tasks/log.js';
+import { ADMIN_API_KEY, api, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+
+const K = { apiKey: ADMIN_API_KEY };
+
+async function queue(node: NodeProcess, body: object): Promise<any> {
+  const r = await api(node.url, '/api/tasks', { ...K, body });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+async function until(node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
+  return waitFor(`${id} ${what}`, async () => { const t = (await api(node.url, `/api/tasks/${id}`, K)).body; return pred(t) ? t : undefined; }, timeoutMs, 25);
+}
+
+describe('masking sensitive values in task logs', () => {
+  it('replaces every value longer than three characters, longest first, and leaves short ones', () => {
+    const m = new Masker(['hunter2', 'hunter2-and-more', 'abc']);
+    assert.equal(m.mask('pw=hunter2-and-more; old=hunter2; x=abc'), 'pw=********; old=********; x=abc');
+    assert.equal(new Masker([]).mask('nothing to hide'), 'nothing to hide');
+  });
+});
+
+describe('task lifecycle across node shutdowns and cluster jobs', () => {
+  let cluster: TestCluster;
+  let nodes: NodeProcess[];
+  const env = { CUTTLE_SHUTDOWN_GRACE_SECONDS: '0.5', CUTTLE_RETENTION_JOB_SECONDS: '0.5' };
+  before(async () => {
+    cluster = await createCluster(['l1', 'l2']);
+    nodes = await Promise.all(['l1', 'l2'].map((n, i) => startNode(cluster.homes[i]!, n, env)));
+  });
+  after(async () => { await Promise.all(nodes.map((n) => n.kill('SIGKILL'))); });
+
+  it('hands a re-runnable task back to the queue on SIGTERM and fails the others naming the node', async () => {
+    const [a, b] = nodes as [NodeProcess, NodeProcess];
+    await api(a.url, '/api/octopusservernodes/OctopusServerNodes-l2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
+    const retry = await queue(a, { Name: 'AdHocScript', RetryOnNodeFailure: true, Arguments: { ScriptBody: 'sleep 30' } });
+    const once = await queue(a, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 30' } });
+    await until(a, retry.Id, (t) => t.State === 'Executing', 'running on l1');
+    await until(a, once.Id, (t) => t.State === 'Executing', 'running on l1');
+    await api(b.url, '/api/octopusservernodes/OctopusServerNodes-l2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+    assert.equal(await a.kill('SIGTERM'), 0);
+    const failed = await until(b, once.Id, (t) => t.IsCompleted, 'failed');
+    assert.equal(failed.State, 'Failed');
+    assert.match(failed.ErrorMessage, /Node l1 was shut down/);
+    const moved = await until(b, retry.Id, (t) => t.State === 'Executing' && t.ServerNode === 'l2', 'running on l2');
+    assert.equal(moved.Attempt, 2);
+    await api(b.url, `/api/tasks/${retry.Id}/cancel`, { ...K, method: 'POST' });
+    assert.equal((await until(b, retry.Id, (t) => t.IsCompleted, 'canceled')).State, 'Canceled');
+    nodes[0] = await startNode(cluster.homes[0]!, 'l1', env);
+  });
+
+  it('drains a node with `cuttle node --drain true --wait --cancel-tasks`, cancelling what is still running', async () => {
+    const [a, b] = nodes as [NodeProcess, NodeProcess];
+    await api(a.url, '/api/octopusservernodes/OctopusServerNodes-l2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
+    const t = await queue(a, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 30' } });
+    await until(a, t.Id, (x) => x.State === 'Executing', 'running on l1');
+    const r = cuttle(['node', '--home', cluster.homes[0]!, '--drain', 'true', '--wait', '1', '--cancel-tasks']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Cancelled 1 task/);
+    assert.equal((await until(b, t.Id, (x) => x.IsCompleted, 'canceled')).State, 'Canceled');
+    assert.equal((await api(a.url, '/api/octopusservernodes/ping')).status, 418);
+    assert.equal(cuttle(['node', '--home', cluster.homes[0]!, '--drain', 'false']).code, 0);
+    await api(a.url, '/api/octopusservernodes/OctopusServerNodes-l2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+  });
+
+  it('runs the task-log retention job on one node at a time, and not while another holds it', async () => {
+    const db = new pg.Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    try {
+      const t = await queue(nodes[1]!, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo keep me for now' } });
+      assert.equal((await until(nodes[1]!, t.Id, (x) => x.IsCompleted, 'done')).State, 'Success');
+      const dir = join(cluster.shared, 'TaskLogs', t.Id);
+      assert.ok(existsSync(dir));
+      // Hold the job's row lock, as a node running the job would: no other node may run it meanwhile.
+      await db.query('BEGIN');
+      await db.query(`INSERT INTO scheduled_jobs (name) VALUES ('task-log-retention') ON CONFLICT DO NOTHING`);
+      await db.query(`SELECT * FROM scheduled_jobs WHERE name = 'task-log-retention' FOR UPDATE`);
+      await db.query(`INSERT INTO settings (key, value) VALUES ('task_log_retention_days', '0') ON CONFLICT (key) DO UPDATE SET value = '0'`);
+      await db.query(`UPDATE scheduled_jobs SET next_run = now() WHERE name = 'task-log-retention'`);
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.ok(existsSync(dir), 'no node ran the job while its lock was held elsewhere');
+      await db.query('COMMIT');
+      await waitFor('retention to delete the old log', async () => !existsSync(dir), 10_000);
+      const job = await db.query<{ last_node: string; last_result: string }>(`SELECT last_node, last_result FROM scheduled_jobs WHERE name = 'task-log-retention'`);
+      assert.ok(['l1', 'l2'].includes(job.rows[0]!.last_node));
+      const details = await api(nodes[0]!.url, `/api/tasks/${t.Id}/details`, K);
+      assert.equal(details.body.ActivityLogs[0].Children.length, 0);
+    } finally {
+      await db.query('ROLLBACK').catch(() => undefined);
+      await db.end();
+    }
+  });
+
+  it('writes each attempt\'s log to its own file in the shared TaskLogs folder', async () => {
+    const t = await queue(nodes[0]!, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo one' } });
+    await until(nodes[0]!, t.Id, (x) => x.IsCompleted, 'done');
+    const file = join(cluster.shared, 'TaskLogs', t.Id, 'attempt-1.log');
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.c === 'Info' && l.m === 'one'));
+  });
+});
