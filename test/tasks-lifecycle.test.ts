@@ -105,3 +105,26 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
     assert.ok(lines.some((l) => l.c === 'Info' && l.m === 'one'));
   });
 });
+
+describe('a lone node that restarts after SIGKILL', () => {
+  it('settles the tasks of its previous life first: re-runs the re-runnable one, fails the other naming itself', async () => {
+    const cluster = await createCluster(['solo-r']);
+    let node = await startNode(cluster.homes[0]!, 'solo-r');
+    const retry = await queue(node, { Name: 'AdHocScript', RetryOnNodeFailure: true, Arguments: { ScriptBody: `[ -f ${cluster.root}/second ] || { touch ${cluster.root}/second; sleep 60; }` } });
+    const once = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 60' } });
+    await until(node, retry.Id, (t) => t.State === 'Executing', 'running');
+    await until(node, once.Id, (t) => t.State === 'Executing', 'running');
+    await node.kill('SIGKILL');
+    node = await startNode(cluster.homes[0]!, 'solo-r');
+    try {
+      const done = await until(node, retry.Id, (t) => t.IsCompleted, 're-run');
+      assert.equal(done.State, 'Success');
+      assert.equal(done.Attempt, 2);
+      const failed = await until(node, once.Id, (t) => t.IsCompleted, 'failed');
+      assert.equal(failed.State, 'Failed');
+      assert.match(failed.ErrorMessage, /node solo-r/);
+    } finally {
+      await node.kill('SIGTERM');
+    }
+  });
+});

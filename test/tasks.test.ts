@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ADMIN_API_KEY, api, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
@@ -51,9 +53,22 @@ describe('server tasks on one node', () => {
   });
 
   it('ends a task over its timeout as TimedOut and kills its process tree', async () => {
-    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 60 & sleep 60; echo never', TimeoutSeconds: 1 } });
+    const pidFile = join(cluster.root, 'timeout.pid');
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & echo $! > ${pidFile}; sleep 60; echo never`, TimeoutSeconds: 1 } });
     const done = await finished(node, t.Id, 15_000);
     assert.equal(done.State, 'TimedOut');
+    assert.match(done.ErrorMessage, /timeout of 1 seconds/);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor('the background child to be killed', async () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5_000);
+  });
+
+  it('keeps the node\'s own settings and secrets out of a script\'s environment', async () => {
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'env | grep ^CUTTLE_ | cut -d= -f1 | sort | tr "\\n" " "' } });
+    const done = await finished(node, t.Id);
+    assert.equal(done.State, 'Success');
+    const raw = (await api(node.url, `/api/tasks/${t.Id}/raw`, K)).body as string;
+    assert.match(raw, /CUTTLE_SERVER_NODE CUTTLE_TASK_ID/);
+    assert.doesNotMatch(raw, /CUTTLE_LISTEN|CUTTLE_HEARTBEAT|CUTTLE_TEST/);
   });
 
   it('completes a Noop task with one log line', async () => {

@@ -52,6 +52,14 @@ function attr(msg: string, name: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/**
+ * The node's environment minus Cuttle's own settings: a container's CUTTLE_MASTER_KEY,
+ * CUTTLE_DATABASE_URL (with its password) and CUTTLE_ADMIN_PASSWORD must never reach a script.
+ */
+export function scriptEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CUTTLE_')));
+}
+
 export interface ScriptRun {
   readonly control: RunControl;
   readonly done: Promise<Outcome>;
@@ -69,7 +77,7 @@ export async function runBashScript(task: TaskRow, workDir: string, script: stri
     cwd: workDir,
     detached: true, // its own process group, so the whole tree can be signalled
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: (task.serverNode ?? '').replace(/^OctopusServerNodes-/, '') },
+    env: { ...scriptEnvironment(), OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: (task.serverNode ?? '').replace(/^OctopusServerNodes-/, '') },
   });
   const pgid = child.pid!;
   let reason: 'cancel' | 'timeout' | 'abort' | undefined;
