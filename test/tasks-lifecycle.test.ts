@@ -128,3 +128,38 @@ describe('a lone node that restarts after SIGKILL', () => {
     }
   });
 });
+
+describe('a node whose database connection for liveness is cut', () => {
+  it('stops its running script at once, and the task runs again (re-runnable) while the node comes back online', async () => {
+    const cluster = await createCluster(['cut1', 'cut2']);
+    const [a, b] = await Promise.all(['cut1', 'cut2'].map((n, i) => startNode(cluster.homes[i]!, n)));
+    try {
+      await api(a!.url, '/api/octopusservernodes/OctopusServerNodes-cut2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
+      const pidFile = join(cluster.root, 'cut.pid');
+      const t = await queue(a!, { Name: 'AdHocScript', RetryOnNodeFailure: true,
+        Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & echo $! > ${pidFile}; wait; fi; echo attempt two` } });
+      await until(a!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
+      const script = Number(readFileSync(pidFile, 'utf8'));
+      await api(a!.url, '/api/octopusservernodes/OctopusServerNodes-cut2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+      const db = new pg.Client({ connectionString: cluster.databaseUrl });
+      await db.connect();
+      try {
+        const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cuttle liveness cut1'`);
+        assert.equal(r.rowCount, 1);
+      } finally {
+        await db.end();
+      }
+      await waitFor('the script of the cut-off node to be killed', async () => { try { process.kill(script, 0); return false; } catch { return true; } }, 10_000);
+      const done = await until(b!, t.Id, (x) => x.IsCompleted, 'finished', 20_000);
+      assert.equal(done.State, 'Success', done.ErrorMessage);
+      assert.equal(done.Attempt, 2);
+      await waitFor('cut1 online again', async () => {
+        const s = await api(b!.url, '/api/octopusservernodes/summary', K);
+        return (s.body.Nodes as any[]).find((n) => n.Name === 'cut1')?.IsOffline === false;
+      }, 10_000);
+      assert.match(a!.output(), /liveness connection lost/);
+    } finally {
+      await Promise.all([a!.kill('SIGKILL'), b!.kill('SIGKILL')]);
+    }
+  });
+});
