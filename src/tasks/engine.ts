@@ -7,7 +7,7 @@ import type { Notifications } from '../cluster/notifications.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import { collectArtifact } from './artifacts.js';
 import { Masker, TaskLogWriter } from './log.js';
-import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, handBack } from './queries.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, type Finish } from './queries.js';
 import { runBashScript, type RunControl } from './runner.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type TaskRow } from './types.js';
@@ -52,7 +52,11 @@ export class TaskEngine {
   private readonly logNotifyPending = new Set<string>();
   private logNotifyTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: EngineOptions) {}
+  private readonly finisher: Finisher;
+
+  constructor(private readonly o: EngineOptions) {
+    this.finisher = new Finisher(o.pool);
+  }
 
   get runningCount(): number { return this.running.size; }
 
@@ -205,7 +209,7 @@ export class TaskEngine {
     if (run.aborted) return; // not ours any more: recovery (on any node) settles it
     const { state, error } = outcomeState(outcome);
     try {
-      const ok = await finishTask(this.o.pool, run.task.id, run.token, state, error, hasWarnings);
+      const ok = await this.finisher.record({ id: run.task.id, token: run.token, state, error, hasWarnings });
       if (!ok) this.o.log.warn({ task: run.task.id }, 'the task is no longer this node\'s (it was recovered elsewhere); its result was dropped');
     } catch (err) {
       this.o.log.error({ task: run.task.id, err: errorMessage(err) }, 'could not record the task result; recovery will settle it');
@@ -303,4 +307,36 @@ export class TaskEngine {
  */
 function sensitiveValues(_task: TaskRow): string[] {
   return [];
+}
+
+/**
+ * Group commit for results: while one write is in flight, results that arrive meanwhile wait and
+ * go together in the next statement, so a busy node pays one commit for many finished tasks.
+ */
+class Finisher {
+  private waiting: { item: Finish; resolve: (ok: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private busy = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  record(item: Finish): Promise<boolean> {
+    const p = new Promise<boolean>((resolve, reject) => this.waiting.push({ item, resolve, reject }));
+    if (!this.busy) void this.drain();
+    return p;
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    while (this.waiting.length) {
+      const batch = this.waiting;
+      this.waiting = [];
+      try {
+        const done = await finishTasks(this.pool, batch.map((b) => b.item));
+        for (const b of batch) b.resolve(done.has(b.item.id));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.busy = false;
+  }
 }

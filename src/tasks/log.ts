@@ -53,7 +53,15 @@ export class TaskLogWriter {
   ) {}
 
   static async open(taskLogs: string, taskId: string, fileName: string, masker: Masker, onWritten: () => void, onFailure: (err: Error) => void): Promise<TaskLogWriter> {
-    return new TaskLogWriter(join(taskLogDir(taskLogs, taskId), fileName), masker, onWritten, onFailure);
+    const w = new TaskLogWriter(join(taskLogDir(taskLogs, taskId), fileName), masker, onWritten, onFailure);
+    // A first attempt's folder cannot exist yet: make it now rather than after a failed append.
+    if (fileName === 'attempt-1.log') await w.makeFolder();
+    return w;
+  }
+
+  // Not recursive: a TaskLogs folder that vanished (an unmounted share) must fail, not be recreated locally.
+  private async makeFolder(): Promise<void> {
+    await mkdir(dirname(this.path)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   }
 
   /** Appends; the task's folder is created on the first write that finds it missing. */
@@ -62,8 +70,7 @@ export class TaskLogWriter {
       await appendFile(this.path, text, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // Not recursive: a TaskLogs folder that vanished (an unmounted share) must fail, not be recreated locally.
-      await mkdir(dirname(this.path)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+      await this.makeFolder();
       await appendFile(this.path, text, 'utf8');
     }
   }

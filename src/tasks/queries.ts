@@ -64,17 +64,37 @@ export async function claimTasks(db: Queryable, nodeId: string, epoch: number, l
  * node that was declared dead (and whose task was recovered) changes nothing. A task being
  * cancelled ends Canceled whatever the script did.
  */
-export async function finishTask(db: Queryable, id: string, token: string, state: TaskState, error: string | null, hasWarnings: boolean): Promise<boolean> {
-  const r = await db.query({
-    name: 'cuttle_finish_task',
-    text: `UPDATE server_tasks SET
-       state = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'Canceled' ELSE $3 END,
-       error_message = CASE WHEN state = 'Cancelling' AND $3 <> 'TimedOut' THEN 'The task was canceled.' ELSE $4 END,
-       completed_time = now(), last_updated = now(), has_warnings = has_warnings OR $5
-     WHERE id = $1 AND claim_token = $2 AND state IN ('Executing', 'Cancelling')`,
-    values: [id, token, state, error, hasWarnings],
+export interface Finish {
+  readonly id: string;
+  readonly token: string;
+  readonly state: TaskState;
+  readonly error: string | null;
+  readonly hasWarnings: boolean;
+}
+
+/**
+ * Records owners' results, several in one statement (one commit for all: group commit). Fenced:
+ * a row changes only for the holder of its current claim token, so a node that was declared dead
+ * (its task recovered) changes nothing. A task being cancelled ends Canceled whatever the script
+ * did. Returns the ids that were recorded.
+ */
+export async function finishTasks(db: Queryable, items: readonly Finish[]): Promise<Set<string>> {
+  const r = await db.query<{ id: string }>({
+    name: 'cuttle_finish_tasks',
+    text: `UPDATE server_tasks t SET
+       state = CASE WHEN t.state = 'Cancelling' AND f.state <> 'TimedOut' THEN 'Canceled' ELSE f.state END,
+       error_message = CASE WHEN t.state = 'Cancelling' AND f.state <> 'TimedOut' THEN 'The task was canceled.' ELSE f.error END,
+       completed_time = now(), last_updated = now(), has_warnings = t.has_warnings OR f.warn
+     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::boolean[]) AS f(id, token, state, error, warn)
+     WHERE t.id = f.id AND t.claim_token = f.token AND t.state IN ('Executing', 'Cancelling')
+     RETURNING t.id`,
+    values: [items.map((i) => i.id), items.map((i) => i.token), items.map((i) => i.state), items.map((i) => i.error), items.map((i) => i.hasWarnings)],
   });
-  return r.rowCount === 1;
+  return new Set(r.rows.map((x) => x.id));
+}
+
+export async function finishTask(db: Queryable, id: string, token: string, state: TaskState, error: string | null, hasWarnings: boolean): Promise<boolean> {
+  return (await finishTasks(db, [{ id, token, state, error, hasWarnings }])).has(id);
 }
 
 /** Cancels a task from any node: queued ones at once, running ones by telling their owner. */
