@@ -175,6 +175,7 @@ async function main(): Promise<void> {
     nodes.push(await startNode(homes[0]!, 'b1'));
     if (process.env.BENCH_QUICK) {
       // Development loop: one node's throughput against graphile-worker only.
+      if (process.env.BENCH_QUICK === 'pickup') result.pickup_latency_1_node = await pickupLatency(db, nodes, 200);
       result.noop_throughput_1_node = await median3(() => noopThroughput(db, nodes), 'tasks_per_second');
       for (const n of nodes) await stopNode(n);
       result.graphile_worker = await median3(() => graphileThroughput(server.databaseUrl('graphile'), 5), 'jobs_per_second');

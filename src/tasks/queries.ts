@@ -37,7 +37,8 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
  * (the loser gets 23505 and tries again).
  */
 export async function claimTasks(db: Queryable, nodeId: string, epoch: number, limit: number): Promise<TaskRow[]> {
-  // Named: prepared once per connection, so the hot path skips parsing and planning.
+  // Named: prepared once per connection. The pool sets plan_cache_mode=force_custom_plan, because a
+  // generic plan PostgreSQL picks while the queue is short is slow once the queue is long.
   const r = await db.query<RawTask>({
     name: 'cuttle_claim_tasks',
     text: `WITH next AS (
