@@ -90,11 +90,16 @@ describe('server tasks on one node', () => {
   });
 
   it('cancels a queued task at once and re-runs a finished one as a new task', async () => {
-    await api(node.url, '/api/octopusservernodes/OctopusServerNodes-solo', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
-    const t = await queue(node, { Name: 'Noop' });
+    // A task behind a running one with the same concurrency tag stays queued, whatever the timing.
+    const blocker = await queue(node, { Name: 'AdHocScript', ConcurrencyTag: 'cancel-test', Arguments: { ScriptBody: 'sleep 30' } });
+    await waitFor('the blocker to run', async () => (await api(node.url, `/api/tasks/${blocker.Id}`, K)).body.State === 'Executing');
+    const t = await queue(node, { Name: 'Noop', ConcurrencyTag: 'cancel-test' });
+    assert.equal((await api(node.url, `/api/tasks/${t.Id}`, K)).body.State, 'Queued');
     const c = await api(node.url, `/api/tasks/${t.Id}/cancel`, { ...K, method: 'POST' });
     assert.equal(c.body.State, 'Canceled');
-    await api(node.url, '/api/octopusservernodes/OctopusServerNodes-solo', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+    assert.equal(c.body.StartTime, null);
+    await api(node.url, `/api/tasks/${blocker.Id}/cancel`, { ...K, method: 'POST' });
+    assert.equal((await finished(node, blocker.Id)).State, 'Canceled');
     const again = await api(node.url, `/api/tasks/rerun/${t.Id}`, { ...K, method: 'POST' });
     assert.equal(again.status, 201);
     assert.notEqual(again.body.Id, t.Id);

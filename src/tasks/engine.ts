@@ -55,7 +55,8 @@ export class TaskEngine {
   private readonly finisher: Finisher;
 
   constructor(private readonly o: EngineOptions) {
-    this.finisher = new Finisher(o.pool);
+    // Results committed free capacity in the database's count too: claim again.
+    this.finisher = new Finisher(o.pool, () => this.wake());
   }
 
   get runningCount(): number { return this.running.size; }
@@ -119,7 +120,7 @@ export class TaskEngine {
     while (this.canClaim()) {
       let tasks: TaskRow[];
       try {
-        tasks = await claimTasks(this.o.pool, this.o.nodeId, this.o.liveness.epoch, batch ? this.cap - this.running.size : 1);
+        tasks = await claimTasks(this.o.pool, this.o.nodeId, this.o.liveness.epoch, batch ? this.cap - this.running.size : 1, this.running.size);
       } catch (err) {
         // Lost a race with another node for a concurrency tag: go on one task at a time.
         if ((err as { code?: string }).code === '23505') { batch = false; continue; }
@@ -317,7 +318,7 @@ class Finisher {
   private waiting: { item: Finish; resolve: (ok: boolean) => void; reject: (err: unknown) => void }[] = [];
   private busy = false;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool, private readonly committed: () => void) {}
 
   record(item: Finish): Promise<boolean> {
     const p = new Promise<boolean>((resolve, reject) => this.waiting.push({ item, resolve, reject }));
@@ -333,6 +334,7 @@ class Finisher {
       try {
         const done = await finishTasks(this.pool, batch.map((b) => b.item));
         for (const b of batch) b.resolve(done.has(b.item.id));
+        this.committed();
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
