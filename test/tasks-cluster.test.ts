@@ -77,7 +77,7 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
   });
 
   it('spreads 20 long tasks 5 per node, and a drained node or a node with cap 0 takes none', async () => {
-    const long = { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 1.5' } };
+    const long = { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 3' } };
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await queue(nodes[i % 4]!, long)).Id);
     await waitFor('20 tasks executing', async () => {
