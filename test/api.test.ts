@@ -158,6 +158,20 @@ describe('the REST API of one node', () => {
     assert.deepEqual(await nodeState(), { MaxConcurrentTasks: 5, IsInMaintenanceMode: false });
   });
 
+  it('cannot be tricked past authentication by percent-encoding or case in the path', async () => {
+    for (const [method, path] of [['POST', '/%61pi/tasks'], ['GET', '/%61pi/tasks'], ['GET', '/%61%70%69/octopusservernodes'], ['GET', '/api/%74asks'], ['GET', '//api/tasks'], ['GET', '/API/tasks']] as const) {
+      const r = await api(base, path, { method, ...(method === 'POST' ? { body: { Name: 'AdHocScript', Arguments: { ScriptBody: 'id' } } } : {}) });
+      assert.ok(r.status === 401 || r.status === 404, `${method} ${path} answered ${r.status}`);
+    }
+    const r = await api(base, '/api/tasks?take=0', { apiKey: ADMIN_API_KEY });
+    assert.ok(r.body.Items.every((t: any) => t.Name !== 'AdHocScript' || t.Arguments.ScriptBody !== 'id'), 'no script was queued');
+  });
+
+  it('treats a malformed session cookie as no cookie', async () => {
+    assert.equal((await api(base, '/api', { cookie: 'OctopusIdentificationToken=%E0%A4%A' })).status, 200);
+    assert.equal((await api(base, '/api/users/me', { cookie: 'OctopusIdentificationToken=%E0%A4%A' })).status, 401);
+  });
+
   it('answers a badly encoded path or an over-long id with a 4xx in the Octopus error body', async () => {
     for (const path of ['/api/users/%ZZ', '/api/octopusservernodes/%E0%A4%A', `/api/octopusservernodes/${'x'.repeat(5000)}`]) {
       const r = await api(base, path, { apiKey: ADMIN_API_KEY });
@@ -217,6 +231,13 @@ describe('the REST API of one node', () => {
       assertErrorBody(await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { IsInMaintenanceMode: true, MaxConcurrentTasks: 1 }, apiKey: userKey }), 403, 'PUT node as non-admin');
       assertErrorBody(await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'DELETE', apiKey: userKey }), 403, 'DELETE node as non-admin');
       assert.deepEqual(await nodeState(), before);
+    });
+
+    it('may not queue or re-run an ad-hoc script (403, nothing queued), but may queue a Noop', async () => {
+      const before = (await api(base, '/api/tasks?take=0', { apiKey: ADMIN_API_KEY })).body.TotalResults;
+      assertErrorBody(await api(base, '/api/tasks', { body: { Name: 'AdHocScript', Arguments: { ScriptBody: 'id' } }, apiKey: userKey }), 403, 'ad-hoc script as non-admin');
+      assert.equal((await api(base, '/api/tasks?take=0', { apiKey: ADMIN_API_KEY })).body.TotalResults, before);
+      assert.equal((await api(base, '/api/tasks', { body: { Name: 'Noop' }, apiKey: userKey })).status, 201);
     });
 
     it("may not create API keys for another user", async () => {

@@ -5,11 +5,23 @@ import { SESSION_COOKIE, sessionUserId } from '../auth/sessions.js';
 import type { ApiContext } from './context.js';
 
 /** The routes anyone may call (SPEC.md §5): the root document, the health ping, login and the portal's files. */
-function isPublic(method: string, path: string): boolean {
-  if (path === '/api' || path === '/api/') return method === 'GET';
-  if (path === '/api/octopusservernodes/ping') return method === 'GET' || method === 'HEAD';
-  if (path === '/api/users/login') return method === 'POST';
-  return !path.startsWith('/api/') && !path.startsWith('/api?');
+const PUBLIC_ROUTES = new Set(['GET /api', 'GET /api/octopusservernodes/ping', 'HEAD /api/octopusservernodes/ping', 'POST /api/users/login', 'GET /', 'HEAD /', 'GET /app', 'HEAD /app']);
+
+/**
+ * Decided from the route Fastify actually matched, never from the raw URL: the router decodes
+ * percent-escapes, so `/%61pi/tasks` reaches the `/api/tasks` route. A request that matched no
+ * route is public only when its decoded path is outside the API (the portal's missing files).
+ */
+function isPublic(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url;
+  if (route !== undefined) return PUBLIC_ROUTES.has(`${req.method} ${route}`);
+  let path: string;
+  try {
+    path = decodeURIComponent(req.url.split('?')[0] ?? '').toLowerCase();
+  } catch {
+    return false;
+  }
+  return !/^\/+api(\/|$)/.test(path);
 }
 
 export function cookieValue(req: FastifyRequest, name: string): string | undefined {
@@ -17,14 +29,19 @@ export function cookieValue(req: FastifyRequest, name: string): string | undefin
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined; // a malformed cookie is no cookie
+      }
+    }
   }
   return undefined;
 }
 
 export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0] ?? '';
     const apiKey = req.headers['x-octopus-apikey'];
     const query = req.query as Record<string, unknown> | undefined;
     const key = typeof apiKey === 'string' ? apiKey : typeof query?.apikey === 'string' ? query.apikey : undefined;
@@ -45,7 +62,7 @@ export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
         }
       }
     }
-    if (!req.user && !isPublic(req.method, path)) {
+    if (!req.user && !isPublic(req)) {
       throw new UnauthorizedError('You must be signed in, or send an API key in the X-Octopus-ApiKey header.');
     }
   });

@@ -38,7 +38,8 @@ export function validateDatabaseUrl(url: string): void {
   try {
     u = new URL(url);
   } catch {
-    throw new EnvironmentError(`The database URL "${url}" is not a URL; give one like postgres://user:password@host:5432/cuttle.`);
+    // The text is not echoed: it may hold a password.
+    throw new EnvironmentError('The database URL is not a valid URL (a password with special characters must be percent-encoded); give one like postgres://user:password@host:5432/cuttle.');
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new EnvironmentError(`The database URL must start with postgres:// (got "${u.protocol}"); give one like postgres://user:password@host:5432/cuttle.`);

@@ -7,6 +7,7 @@ import { TASK_STATES, TASK_TYPES, FINAL_STATES, type TaskRow, type TaskType } fr
 import { taskDetails, taskResource } from '../../tasks/present.js';
 import { logFiles, rawLine, readLogFile, readSince } from '../../tasks/log.js';
 import { boolParam, intParam, listParam, stringParam } from '../query.js';
+import { requireAdmin } from '../auth.js';
 import { collection } from '../resources.js';
 import type { ApiContext } from '../context.js';
 
@@ -40,7 +41,7 @@ const MAX_SCRIPT = 1024 * 1024;
 /** Validates a task request into what is stored; every problem named in one 400. */
 export function validateNewTask(body: Record<string, unknown>, space: string, user: string | null): NewTask {
   const name = body.Name as string;
-  if (!(name in TASK_TYPES)) {
+  if (!Object.hasOwn(TASK_TYPES, name)) {
     throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${Object.keys(TASK_TYPES).join(', ')}.`);
   }
   const args = (body.Arguments ?? {}) as Record<string, unknown>;
@@ -112,6 +113,8 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const space = spaceOf(req) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
       if (space !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${space}; the default space is ${DEFAULT_SPACE}.`);
       const t = validateNewTask(req.body as Record<string, unknown>, space, req.user?.id ?? null);
+      // Running arbitrary scripts on the server is an administrator's right, as in Octopus.
+      if (t.name === 'AdHocScript') requireAdmin(req);
       const task = await withTransaction(ctx.pool, (c) => insertTask(c, t));
       return reply.code(201).send(taskResource(task));
     });
@@ -153,6 +156,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
     app.post(`${prefix}/tasks/rerun/:id`, async (req, reply) => {
       const t = await taskOr404(ctx, req);
       if (!FINAL_STATES.includes(t.state)) throw new ConflictError(`Task ${t.id} is still ${t.state}; only a finished task can be re-run.`);
+      if (t.name === 'AdHocScript') requireAdmin(req);
       const task = await withTransaction(ctx.pool, (c) => insertTask(c, {
         spaceId: t.spaceId, name: t.name, description: t.description, arguments: t.arguments,
         retryOnNodeFailure: t.retryOnNodeFailure, concurrencyTag: t.concurrencyTag, timeoutSeconds: t.timeoutSeconds,
