@@ -102,7 +102,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     void monitor.check();
 
     // A restarting node first settles what its previous life left running, then takes new work.
-    await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs));
+    const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs));
+    await recovered.afterCommit();
     const scheduler = new Scheduler(pool, config.nodeName, taskJobs(options), log, () => liveness.healthy);
     scheduler.start();
     cleanups.push(() => scheduler.stop());

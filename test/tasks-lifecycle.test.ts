@@ -116,8 +116,12 @@ describe('a lone node that restarts after SIGKILL', () => {
     await until(node, once.Id, (t) => t.State === 'Executing', 'running');
     await node.kill('SIGKILL');
     node = await startNode(cluster.homes[0]!, 'solo-r');
+    const restarted = node;
     try {
-      const done = await until(node, retry.Id, (t) => t.IsCompleted, 're-run');
+      const done = await until(node, retry.Id, (t) => t.IsCompleted, 're-run').catch(async (err) => {
+        const t = (await api(restarted.url, `/api/tasks/${retry.Id}`, K)).body;
+        throw new Error(`${(err as Error).message}; task ${JSON.stringify({ State: t.State, Attempt: t.Attempt, ServerNode: t.ServerNode })}; node log:\n${restarted.output().slice(-4000)}`);
+      });
       assert.equal(done.State, 'Success');
       assert.equal(done.Attempt, 2);
       const failed = await until(node, once.Id, (t) => t.IsCompleted, 'failed');

@@ -6,8 +6,11 @@ import { errorMessage } from '../errors.js';
 export interface ClusterJob {
   readonly name: string;
   readonly intervalMs: number;
-  /** Runs inside the transaction that holds the job's row lock; returns a one-line result. */
-  run(c: PoolClient): Promise<string>;
+  /**
+   * Runs inside the transaction that holds the job's row lock; returns a one-line result, and
+   * optionally work to do after the commit (slow I/O that must not hold the locks).
+   */
+  run(c: PoolClient): Promise<string | { result: string; afterCommit: () => Promise<void> }>;
 }
 
 /**
@@ -44,16 +47,19 @@ export class Scheduler {
 
   async runOne(job: ClusterJob): Promise<void> {
     try {
-      await withTransaction(this.pool, async (c) => {
+      const after = await withTransaction(this.pool, async (c) => {
         await c.query('INSERT INTO scheduled_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [job.name]);
         const due = await c.query('SELECT 1 FROM scheduled_jobs WHERE name = $1 AND next_run <= now() FOR UPDATE SKIP LOCKED', [job.name]);
-        if (due.rowCount === 0) return;
-        const result = await job.run(c);
+        if (due.rowCount === 0) return undefined;
+        const out = await job.run(c);
+        const result = typeof out === 'string' ? out : out.result;
         await c.query(
           `UPDATE scheduled_jobs SET next_run = now() + make_interval(secs => $2::double precision / 1000), last_run = now(), last_node = $3, last_result = $4 WHERE name = $1`,
           [job.name, job.intervalMs, this.nodeName, result]);
         if (result && !/^no /.test(result)) this.log.info({ job: job.name, result }, 'cluster job ran');
+        return typeof out === 'string' ? undefined : out.afterCommit;
       }, 1);
+      await after?.();
     } catch (err) {
       this.log.warn({ job: job.name, err: errorMessage(err) }, 'cluster job failed; another node or the next tick will retry');
     }

@@ -29,6 +29,9 @@ export class Liveness extends EventEmitter {
   private lockKey = 0;
   private timer: NodeJS.Timeout | undefined;
   private lostSince: number | undefined;
+  /** How many times liveness was lost; a claim that spans a loss must not start its tasks. */
+  losses = 0;
+  private lastBeat = performance.now();
   private beating = false;
   private stopped = false;
 
@@ -87,6 +90,7 @@ export class Liveness extends EventEmitter {
        WHERE id = $1 RETURNING epoch`,
       [this.id, version, listenUrl, storageNonce]);
     this.epoch = (r.rows[0] as { epoch: number }).epoch;
+    this.lastBeat = performance.now();
     this.timer = setInterval(() => void this.beat(), this.o.heartbeatMs);
     this.timer.unref();
     return this.epoch;
@@ -103,6 +107,14 @@ export class Liveness extends EventEmitter {
     try {
       if (!this.client) await this.reconnect();
       if (!this.client) return;
+      // The event loop stalled (a hung share, a long pause) past the threshold: others may have
+      // declared this node dead meanwhile, so behave as if liveness was lost before going on.
+      if (this.lostSince === undefined && performance.now() - this.lastBeat > this.o.offlineThresholdMs) {
+        this.lostSince = Date.now();
+        this.losses++;
+        this.o.log.error({ stalledMs: Math.round(performance.now() - this.lastBeat) }, 'no heartbeat for longer than the offline threshold; abandoning running work');
+        this.emit('lost');
+      }
       // A heartbeat that hangs (a silent partition; TCP may take minutes to notice) counts as lost.
       const limit = Math.max(500, this.o.offlineThresholdMs / 2);
       let timer: NodeJS.Timeout | undefined;
@@ -115,6 +127,7 @@ export class Liveness extends EventEmitter {
         this.emit('fenced');
         return;
       }
+      this.lastBeat = performance.now();
       if (this.lostSince !== undefined) {
         this.o.log.info({}, 'liveness restored');
         this.lostSince = undefined;
@@ -136,6 +149,7 @@ export class Liveness extends EventEmitter {
     const now = Date.now();
     if (this.lostSince === undefined) {
       this.lostSince = now;
+      this.losses++;
       this.o.log.warn({ err: errorMessage(err) }, 'liveness connection lost; not claiming work until it is back');
       this.emit('lost');
     } else if (now - this.lostSince > this.o.offlineThresholdMs && !this.expiredEmitted) {

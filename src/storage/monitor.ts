@@ -46,18 +46,27 @@ export class StorageMonitor {
       const paths = resolvePaths(settings);
       if (!paths) return;
       this.paths = paths;
-      const folders = checkFolders(paths, true);
-      this.usable = folders.every((f) => f.ok);
-      if (this.usable) writeBeacons(paths, this.o.nodeName, this.o.nonce);
+      // Never created here: a share that is not mounted leaves an empty mount point, and folders
+      // made in it would quietly put logs on local disk. (`cuttle path` and node start create them.)
+      const folders = checkFolders(paths, false);
+      let usable = folders.every((f) => f.ok);
+      if (usable) writeBeacons(paths, this.o.nodeName, this.o.nonce);
       let unseen: UnseenPeer[] = [];
-      if (this.usable) {
-        unseen = checkPeerBeacons(paths, this.o.nodeName, await listNodes(this.o.pool, this.o.offlineThresholdMs));
+      if (usable) {
+        const nodes = await listNodes(this.o.pool, this.o.offlineThresholdMs);
+        unseen = checkPeerBeacons(paths, this.o.nodeName, nodes);
         if (unseen.length) {
           // A peer may have restarted between our read of its nonce and of its beacon: look once more.
           unseen = checkPeerBeacons(paths, this.o.nodeName, (await listNodes(this.o.pool, this.o.offlineThresholdMs))
             .filter((n) => unseen.some((u) => u.node === n.name)));
         }
+        // Seeing none of the live peers in some folder means this node cannot show that it shares
+        // storage with the cluster: it takes no tasks until it can (their logs would go astray).
+        const peers = nodes.filter((n) => n.online && n.name !== this.o.nodeName && n.storageNonce).map((n) => n.name);
+        const blind = peers.length > 0 && folders.some((f) => peers.every((p) => unseen.some((u) => u.node === p && u.folder === f.name)));
+        if (blind) usable = false;
       }
+      this.usable = usable;
       const report = {
         checkedAt: new Date().toISOString(),
         folders: folders.map((f) => ({ name: f.name, path: f.path, ok: f.ok, ...(f.problem ? { problem: f.problem } : {}) })),

@@ -7,7 +7,7 @@ import type { Notifications } from '../cluster/notifications.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import { collectArtifact } from './artifacts.js';
 import { Masker, TaskLogWriter } from './log.js';
-import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, type Finish } from './queries.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, stillOwned, type Finish } from './queries.js';
 import { runBashScript, type RunControl } from './runner.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type TaskRow } from './types.js';
@@ -56,7 +56,7 @@ export class TaskEngine {
 
   constructor(private readonly o: EngineOptions) {
     // Results committed free capacity in the database's count too: claim again.
-    this.finisher = new Finisher(o.pool, () => this.wake());
+    this.finisher = new Finisher(o.pool, () => this.wake(), o.log);
   }
 
   get runningCount(): number { return this.running.size; }
@@ -91,6 +91,17 @@ export class TaskEngine {
     await this.refreshSettings();
     try {
       for (const id of await cancellingAmong(this.o.pool, [...this.running.keys()])) this.cancelLocal(id);
+      // A running task whose claim token changed was recovered elsewhere (this node looked dead
+      // for a while): stop it here at once rather than let it run beside its re-run.
+      const runs = [...this.running.values()];
+      const owned = await stillOwned(this.o.pool, runs.map((r) => r.task.id), runs.map((r) => r.token));
+      for (const run of runs) {
+        if (!owned.has(run.task.id) && this.running.get(run.task.id) === run && !run.aborted) {
+          this.o.log.error({ task: run.task.id }, 'this task was recovered by another node; stopping it here');
+          run.aborted = true;
+          run.control?.abort();
+        }
+      }
     } catch { /* next tick */ }
     this.wake();
   }
@@ -108,17 +119,20 @@ export class TaskEngine {
   wake(spread = false): void {
     if (this.claiming) { this.again = true; return; }
     this.claiming = true;
-    void this.claimLoop(spread).finally(() => {
+    this.claimed = this.claimLoop(spread).finally(() => {
       this.claiming = false;
       if (this.again) { this.again = false; this.wake(); }
     });
   }
+
+  private claimed: Promise<void> = Promise.resolve();
 
   private async claimLoop(spread: boolean): Promise<void> {
     if (spread && this.running.size > 0) await new Promise((r) => setTimeout(r, Math.min(2 * this.running.size, 20)));
     let batch = true;
     while (this.canClaim()) {
       let tasks: TaskRow[];
+      const losses = this.o.liveness.losses;
       try {
         tasks = await claimTasks(this.o.pool, this.o.nodeId, this.o.liveness.epoch, batch ? this.cap - this.running.size : 1, this.running.size);
       } catch (err) {
@@ -128,6 +142,14 @@ export class TaskEngine {
         return;
       }
       if (tasks.length === 0) return;
+      if (this.o.liveness.losses !== losses || !this.o.liveness.healthy || this.stopping) {
+        // Liveness was lost (or shutdown began) while the claim was in flight: other nodes may
+        // already be recovering these tasks, so none of them starts here; they are settled like
+        // abandoned ones once liveness is back (or by recovery elsewhere).
+        for (const t of tasks) this.abandoned.set(t.id, { task: t, token: t.claimToken!, cancelRequested: false, aborted: true, finished: Promise.resolve() });
+        if (this.o.liveness.healthy) await this.settleAbandoned();
+        return;
+      }
       for (const t of tasks) this.begin(t);
     }
   }
@@ -245,8 +267,9 @@ export class TaskEngine {
   private async settleAbandoned(): Promise<void> {
     for (const [id, run] of this.abandoned) {
       try {
-        if (safeToRerun(run.task)) await handBack(this.o.pool, id, run.token);
-        else await finishTask(this.o.pool, id, run.token, 'Failed', `Node ${this.o.nodeName} lost its database connection while running the task and stopped it; it is not marked safe to re-run, so it was not started again.`, true);
+        // A task being cancelled cannot be handed back; finishing it turns Cancelling into Canceled.
+        const handedBack = safeToRerun(run.task) && await handBack(this.o.pool, id, run.token);
+        if (!handedBack) await finishTask(this.o.pool, id, run.token, 'Failed', `Node ${this.o.nodeName} lost its database connection while running the task and stopped it; it is not marked safe to re-run, so it was not started again.`, true);
         this.abandoned.delete(id);
       } catch (err) {
         this.o.log.warn({ task: id, err: errorMessage(err) }, 'could not settle an abandoned task yet');
@@ -281,6 +304,17 @@ export class TaskEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    // A claim in flight finishes first (what it claimed is handed back below), so no task starts
+    // on a stopping node and none is left claimed by it.
+    while (this.claiming) await this.claimed;
+    await this.settleAbandoned();
+    await this.stopRunning();
+    // Results waiting to be written are written before the pool closes.
+    await Promise.race([this.finisher.idle(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    this.finisher.stop();
+  }
+
+  private async stopRunning(): Promise<void> {
     if (this.running.size === 0) return;
     const all = Promise.all([...this.running.values()].map((r) => r.finished));
     const timer = new Promise((r) => setTimeout(r, this.o.shutdownGraceMs).unref());
@@ -289,11 +323,9 @@ export class TaskEngine {
       run.aborted = true;
       run.control?.abort();
       try {
-        if (safeToRerun(run.task)) {
-          await handBack(this.o.pool, run.task.id, run.token);
-        } else {
-          await finishTask(this.o.pool, run.task.id, run.token, 'Failed', `Node ${this.o.nodeName} was shut down while the task was running.`, false);
-        }
+        // A task being cancelled cannot be handed back; finishing it turns Cancelling into Canceled.
+        const handedBack = safeToRerun(run.task) && await handBack(this.o.pool, run.task.id, run.token);
+        if (!handedBack) await finishTask(this.o.pool, run.task.id, run.token, 'Failed', `Node ${this.o.nodeName} was shut down while the task was running.`, false);
       } catch (err) {
         this.o.log.warn({ task: run.task.id, err: errorMessage(err) }, 'could not hand the task back; recovery will settle it');
       }
@@ -317,8 +349,9 @@ function sensitiveValues(_task: TaskRow): string[] {
 class Finisher {
   private waiting: { item: Finish; resolve: (ok: boolean) => void; reject: (err: unknown) => void }[] = [];
   private busy = false;
+  private stopped = false;
 
-  constructor(private readonly pool: Pool, private readonly committed: () => void) {}
+  constructor(private readonly pool: Pool, private readonly committed: () => void, private readonly log: Logger) {}
 
   record(item: Finish): Promise<boolean> {
     const p = new Promise<boolean>((resolve, reject) => this.waiting.push({ item, resolve, reject }));
@@ -326,19 +359,37 @@ class Finisher {
     return p;
   }
 
+  /** After this, a result that still cannot be written is given up: the node is offline, so recovery settles it. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   private async drain(): Promise<void> {
     this.busy = true;
+    let delay = 100;
     while (this.waiting.length) {
       const batch = this.waiting;
       this.waiting = [];
       try {
         const done = await finishTasks(this.pool, batch.map((b) => b.item));
         for (const b of batch) b.resolve(done.has(b.item.id));
+        delay = 100;
         this.committed();
       } catch (err) {
-        for (const b of batch) b.reject(err);
+        // This node is alive, so nobody else will settle these tasks: keep trying until the write
+        // lands or is fenced out (a result written twice is harmless: the second matches no row).
+        if (this.stopped) { for (const b of batch) b.reject(err); continue; }
+        this.log.warn({ tasks: batch.map((b) => b.item.id), err: errorMessage(err) }, 'could not record task results; retrying');
+        this.waiting = [...batch, ...this.waiting];
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
       }
     }
     this.busy = false;
+  }
+
+  /** Resolves once nothing is waiting to be written. */
+  async idle(): Promise<void> {
+    while (this.busy || this.waiting.length) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -126,6 +126,15 @@ export async function getTask(db: Queryable, id: string): Promise<TaskRow | unde
   return row ? toTask(row) : undefined;
 }
 
+/** Which of these tasks this node still owns (same claim token, still running). */
+export async function stillOwned(db: Queryable, ids: readonly string[], tokens: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const r = await db.query<{ id: string }>(
+    `SELECT t.id FROM server_tasks t JOIN unnest($1::text[], $2::uuid[]) AS o(id, token) ON o.id = t.id AND o.token = t.claim_token
+     WHERE t.state IN ('Executing', 'Cancelling')`, [ids, tokens]);
+  return new Set(r.rows.map((x) => x.id));
+}
+
 /** The owner's check for cancels it may have missed while its listener reconnected. */
 export async function cancellingAmong(db: Queryable, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];

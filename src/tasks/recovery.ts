@@ -9,7 +9,7 @@ export function safeToRerun(t: TaskRow): boolean {
   return t.retryOnNodeFailure || (TASK_TYPES as Record<string, { safeToRerun: boolean }>)[t.name]?.safeToRerun === true;
 }
 
-async function note(taskLogs: string | undefined, t: TaskRow, category: string, message: string): Promise<void> {
+async function writeNote(taskLogs: string | undefined, t: TaskRow, category: string, message: string): Promise<void> {
   if (!taskLogs) return;
   try {
     const dir = taskLogDir(taskLogs, t.id);
@@ -26,27 +26,33 @@ async function note(taskLogs: string | undefined, t: TaskRow, category: string, 
  * message naming the node and when it was last seen; a task being cancelled ends Canceled.
  * Runs inside the caller's transaction, holding each orphan's row lock.
  */
-export async function recoverOrphans(c: PoolClient, graceMs: number, thresholdMs: number, taskLogs: string | undefined): Promise<string> {
+export async function recoverOrphans(c: PoolClient, graceMs: number, thresholdMs: number, taskLogs: string | undefined): Promise<{ result: string; afterCommit: () => Promise<void> }> {
   const orphans = await lockOrphans(c, graceMs, thresholdMs);
   let requeued = 0;
   let failed = 0;
+  // Log notes are written after the commit: a hung share must not hold the orphans' row locks.
+  const notes: [TaskRow, string, string][] = [];
+  const note = (t: TaskRow, category: string, message: string) => { notes.push([t, category, message]); };
   for (const o of orphans) {
     const seen = o.lastSeen ? o.lastSeen.toISOString() : 'never';
     if (o.task.state === 'Cancelling') {
       await failOrphan(c, o.task.id, 'Canceled', `The task was canceled; node ${o.nodeName}, which was running it, stopped responding (last seen ${seen}).`);
-      await note(taskLogs, o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) while the task was being canceled; marked Canceled.`);
+      note(o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) while the task was being canceled; marked Canceled.`);
       failed++;
     } else if (safeToRerun(o.task)) {
       await requeue(c, o.task.id);
-      await note(taskLogs, o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) during attempt ${o.task.attempt}; the task is safe to re-run, so it was queued again.`);
+      note(o.task, 'Warning', `Node ${o.nodeName} stopped responding (last seen ${seen}) during attempt ${o.task.attempt}; the task is safe to re-run, so it was queued again.`);
       requeued++;
     } else {
       const msg = `The task was running on node ${o.nodeName}, which stopped responding (last seen ${seen}); it is not marked safe to re-run, so it was not started again.`;
       await failOrphan(c, o.task.id, 'Failed', msg);
-      await note(taskLogs, o.task, 'Fatal', msg);
+      note(o.task, 'Fatal', msg);
       failed++;
     }
   }
   if (requeued) await notifyQueued(c);
-  return orphans.length ? `re-queued ${requeued}, finished ${failed}` : 'no orphans';
+  return {
+    result: orphans.length ? `re-queued ${requeued}, finished ${failed}` : 'no orphans',
+    afterCommit: async () => { for (const [t, category, message] of notes) await writeNote(taskLogs, t, category, message); },
+  };
 }

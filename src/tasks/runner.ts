@@ -37,7 +37,7 @@ write_verbose() { echo "##octopus[writeLog category='VmVyYm9zZQ==' message='$(pr
 // its own stdin, a pipe from the node: when the node dies (even by SIGKILL) the pipe closes, the
 // read returns, and the whole group is killed — no orphaned script runs beside a re-run.
 const WRAPPER = `exec 3<&0
-( read -r _ <&3; kill -KILL -$$ ) >/dev/null 2>&1 &
+( trap '' TERM INT HUP; read -r _ <&3; kill -KILL -$$ ) >/dev/null 2>&1 &
 bash "$1" </dev/null &
 child=$!
 wait "$child"
@@ -127,8 +127,10 @@ export async function runBashScript(task: TaskRow, workDir: string, script: stri
       child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
       child.once('error', () => resolve(127));
     });
-    // Closing the pipe makes the watchdog kill whatever the script left running in its group.
+    // Closing the pipe makes the watchdog kill whatever the script left running in its group; the
+    // SIGKILL makes sure of it (a process that ignores TERM must not outlive its task).
     child.stdin!.end();
+    signalGroup('SIGKILL');
     await Promise.race([streamsClosed, new Promise((r) => setTimeout(r, 5_000).unref())]);
     if (timeout) clearTimeout(timeout);
     if (killTimer) clearTimeout(killTimer);
