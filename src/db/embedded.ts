@@ -186,6 +186,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer>
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // The child was unref'd while it ran; without ref() nothing keeps this process alive until
+    // the server has exited, and the caller's code after `await stop()` would never run.
+    child.ref();
     child.kill('SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
     await exited;
   };
