@@ -7,26 +7,39 @@ import { bootstrapFromEnvironment } from '../bootstrap.js';
 import { nodeLogger } from '../logger.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
 
-/** Runs a node until SIGINT/SIGTERM; resolves with the exit code. */
-export async function runUntilSignal(node: RunningNode): Promise<number> {
-  let signalled = false;
+/**
+ * Catches SIGINT/SIGTERM from the moment it is called, so a signal that arrives while the node
+ * is still starting (its port may already answer) stops it cleanly once started, rather than
+ * killing the process half-way.
+ */
+export function catchSignals(): { untilStopped(node: RunningNode): Promise<number> } {
+  let signal: string | undefined;
+  let current: RunningNode | undefined;
   const onSignal = (sig: string) => {
-    if (signalled) return;
-    signalled = true;
-    void node.stop(`received ${sig}`);
+    // A second signal means "now": leave at once (a crash, as far as the cluster is concerned).
+    if (signal) process.exit(130);
+    signal = sig;
+    if (current) void current.stop(`received ${sig}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await node.stopped;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  return signalled ? 0 : 1;
+  return {
+    async untilStopped(node: RunningNode): Promise<number> {
+      current = node;
+      if (signal) void node.stop(`received ${signal} while starting`);
+      await node.stopped;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return signal ? 0 : 1;
+    },
+  };
 }
 
 export function runCommand(program: Command): void {
   homeOption(program.command('run'))
     .description('run this node: web portal, REST API and task processing (also from CUTTLE_* environment variables alone)')
     .action(async (opts: { home?: string }) => {
+      const signals = catchSignals();
       const home = homeOf(opts);
       const options = runtimeOptions();
       let config: NodeConfig;
@@ -56,6 +69,6 @@ export function runCommand(program: Command): void {
       }
       const log = nodeLogger(config.nodeName);
       const node = await runNode({ home, config, masterKey, options, log });
-      process.exitCode = await runUntilSignal(node);
+      process.exitCode = await signals.untilStopped(node);
     });
 }

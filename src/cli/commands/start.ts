@@ -8,7 +8,7 @@ import { runNode } from '../../main.js';
 import { setupCluster } from '../bootstrap.js';
 import { nodeLogger } from '../logger.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
-import { runUntilSignal } from './run.js';
+import { catchSignals } from './run.js';
 import { prepareHome } from '../../config/home.js';
 
 export function startCommand(program: Command): void {
@@ -16,6 +16,7 @@ export function startCommand(program: Command): void {
     .description('quick start: an embedded PostgreSQL server and one node (creates the cluster on first run)')
     .option('--listen <host:port>', 'where the node serves the portal and API', '127.0.0.1:8080')
     .action(async (opts: { home?: string; listen: string }, cmd: Command) => {
+      const signals = catchSignals();
       const home = homeOf(opts);
       const options = runtimeOptions();
       prepareHome(home);
@@ -45,7 +46,7 @@ export function startCommand(program: Command): void {
         stdio.err(`Data: home ${home}; PostgreSQL data ${embedded.dataDir} (port ${embedded.port}); shared storage ${join(home, 'Shared')}`);
         stdio.err('Add nodes: point `cuttle join --database URL --master-key KEY` at a PostgreSQL every node reaches (see README, "High availability").');
         stdio.err('Stop with Ctrl-C.');
-        process.exitCode = await runUntilSignal(node);
+        process.exitCode = await signals.untilStopped(node);
       } finally {
         await server.stop();
       }
