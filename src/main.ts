@@ -66,7 +66,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     if (inside) {
       throw new EnvironmentError(`The home directory ${home} lies inside shared storage (${inside}); a home is node-local, so pass a --home outside the shared folders.`);
     }
-    const bad = checkFolders(paths, true).filter((f) => !f.ok);
+    const bad = (await checkFolders(paths, true)).filter((f) => !f.ok);
     if (bad.length) throw new EnvironmentError(`Shared storage is not usable: ${bad.map((b) => b.problem).join('; ')}.`);
 
     const liveness = new Liveness({ databaseUrl: config.databaseUrl, nodeName: config.nodeName, heartbeatMs: options.heartbeatMs, offlineThresholdMs: options.offlineThresholdMs, log });
@@ -79,9 +79,12 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const notifications = new Notifications(config.databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes'], config.nodeName, log);
     await notifications.start();
     cleanups.push(() => notifications.stop());
+    // The port is bound before the node registers (a taken port must fail before anything is
+    // marked online), so until start-up completes the ping tells load balancers to wait.
+    let ready = false;
     const app: FastifyInstance = buildServer({
       pool, key, nodeName: config.nodeName, nodeId: liveness.id, installationId: cluster.installationId, options, log,
-      healthy: () => liveness.healthy, sharedPaths: () => monitor.paths, notifications,
+      healthy: () => liveness.healthy, ready: () => ready, sharedPaths: () => monitor.paths, notifications,
     });
     try {
       await app.listen({ host: listen.host, port: listen.port });
@@ -95,7 +98,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     cleanups.push(() => app.close());
 
     // Beacon before the nonce is published: a peer that reads the new nonce always finds the new file.
-    writeBeacons(paths, config.nodeName, nonce);
+    await writeBeacons(paths, config.nodeName, nonce);
     await liveness.register(VERSION, listenUrl(listen), nonce);
     monitor.start();
     cleanups.push(() => monitor.stop());
@@ -113,6 +116,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     });
     await engine.start();
     cleanups.push(() => engine.stop());
+    ready = true;
     const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
     log.info({ url, epoch: liveness.epoch, version: VERSION }, 'node started');
 
@@ -121,6 +125,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     let stopping: Promise<void> | undefined;
     const stop = (reason: string): Promise<void> => {
       stopping ??= (async () => {
+        ready = false; // the ping answers 503 at once, so a load balancer stops sending requests
         log.info({ reason }, 'node stopping');
         await cleanup();
         log.info({}, 'node stopped');

@@ -169,3 +169,19 @@ describe('a node whose database connection for liveness is cut', () => {
     }
   });
 });
+
+describe('a node that is shutting down', () => {
+  it('answers its ping with 503 during the shutdown grace period, so a load balancer stops sending it requests', async () => {
+    const cluster = await createCluster(['grace']);
+    const node = await startNode(cluster.homes[0]!, 'grace', { CUTTLE_SHUTDOWN_GRACE_SECONDS: '5' });
+    try {
+      assert.equal((await api(node.url, '/api/octopusservernodes/ping')).status, 200);
+      const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 30' } });
+      await until(node, t.Id, (x) => x.State === 'Executing', 'running');
+      node.child.kill('SIGTERM');
+      await waitFor('the ping to answer 503', async () => (await api(node.url, '/api/octopusservernodes/ping').catch(() => ({ status: 0 }))).status === 503, 4_000, 20);
+    } finally {
+      await node.kill('SIGKILL');
+    }
+  });
+});

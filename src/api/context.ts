@@ -17,6 +17,8 @@ export interface ApiContext {
   readonly log: Logger;
   /** Whether this node can currently prove it is alive (its liveness connection is up). */
   readonly healthy: () => boolean;
+  /** True once the node is registered and takes tasks; until then its ping answers 503. */
+  readonly ready: () => boolean;
   /** The shared folders as this node last verified them. */
   readonly sharedPaths: () => ResolvedPaths | undefined;
   readonly notifications: Notifications;

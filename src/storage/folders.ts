@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { NodeRow } from '../cluster/nodes.js';
@@ -11,10 +12,14 @@ export interface FolderCheck {
   readonly problem?: string;
 }
 
-/** Exists (created if its parent exists), readable and writable — proven by writing a file. */
-export function checkFolder(name: SharedFolder, path: string, create: boolean): FolderCheck {
+/**
+ * Exists (created if its parent exists), readable and writable — proven by writing a file.
+ * Asynchronous, like every operation on the share here: a hung network share must never stall
+ * the event loop, which also carries the node's heartbeat.
+ */
+export async function checkFolder(name: SharedFolder, path: string, create: boolean): Promise<FolderCheck> {
   try {
-    if (create) mkdirSync(path, { recursive: false });
+    if (create) await mkdir(path, { recursive: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -23,11 +28,11 @@ export function checkFolder(name: SharedFolder, path: string, create: boolean): 
     if (code !== 'EEXIST') return { name, path, ok: false, problem: `cannot create the ${name} folder ${path} (${errorMessage(err)}); check its permissions` };
   }
   try {
-    accessSync(path, constants.R_OK | constants.W_OK | constants.X_OK);
+    await access(path, constants.R_OK | constants.W_OK | constants.X_OK);
     const probe = join(path, `.cuttle-probe-${process.pid}-${Date.now()}`);
-    writeFileSync(probe, 'probe');
-    if (readFileSync(probe, 'utf8') !== 'probe') throw new Error('a file written there reads back differently');
-    rmSync(probe);
+    await writeFile(probe, 'probe');
+    if ((await readFile(probe, 'utf8')) !== 'probe') throw new Error('a file written there reads back differently');
+    await rm(probe);
     return { name, path, ok: true };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -38,8 +43,8 @@ export function checkFolder(name: SharedFolder, path: string, create: boolean): 
   }
 }
 
-export function checkFolders(paths: ResolvedPaths, create: boolean): FolderCheck[] {
-  return SHARED_FOLDERS.map((f) => checkFolder(f, paths[f], create));
+export async function checkFolders(paths: ResolvedPaths, create: boolean): Promise<FolderCheck[]> {
+  return Promise.all(SHARED_FOLDERS.map((f) => checkFolder(f, paths[f], create)));
 }
 
 function realOrResolved(p: string): string {
@@ -57,26 +62,26 @@ export function homeInsideShared(home: string, paths: ResolvedPaths, clusterShar
 // A peer that reads a different nonce (or none) than the database holds is not seeing the same folder.
 const BEACON_DIR = '.cuttle-nodes';
 
-export function writeBeacons(paths: ResolvedPaths, nodeName: string, nonce: string): void {
+export async function writeBeacons(paths: ResolvedPaths, nodeName: string, nonce: string): Promise<void> {
   for (const f of SHARED_FOLDERS) {
     const dir = join(paths[f], BEACON_DIR);
-    mkdirSync(dir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     const file = join(dir, `${nodeName}.beacon`);
     // One writer per file (this node), written whole: temp file then rename.
-    writeFileSync(`${file}.tmp`, nonce);
-    renameSync(`${file}.tmp`, file);
+    await writeFile(`${file}.tmp`, nonce);
+    await rename(`${file}.tmp`, file);
   }
 }
 
 export interface UnseenPeer { readonly node: string; readonly folder: SharedFolder; readonly problem: string }
 
-export function checkPeerBeacons(paths: ResolvedPaths, self: string, peers: readonly NodeRow[]): UnseenPeer[] {
+export async function checkPeerBeacons(paths: ResolvedPaths, self: string, peers: readonly NodeRow[]): Promise<UnseenPeer[]> {
   const unseen: UnseenPeer[] = [];
   for (const peer of peers) {
     if (peer.name === self || !peer.online || !peer.storageNonce) continue;
     for (const f of SHARED_FOLDERS) {
       let seen: string | undefined;
-      try { seen = readFileSync(join(paths[f], BEACON_DIR, `${peer.name}.beacon`), 'utf8'); } catch { seen = undefined; }
+      try { seen = await readFile(join(paths[f], BEACON_DIR, `${peer.name}.beacon`), 'utf8'); } catch { seen = undefined; }
       if (seen !== peer.storageNonce) {
         unseen.push({ node: peer.name, folder: f, problem: seen === undefined ? 'beacon missing' : 'beacon from another start' });
       }

@@ -48,16 +48,16 @@ export class StorageMonitor {
       this.paths = paths;
       // Never created here: a share that is not mounted leaves an empty mount point, and folders
       // made in it would quietly put logs on local disk. (`cuttle path` and node start create them.)
-      const folders = checkFolders(paths, false);
+      const folders = await checkFolders(paths, false);
       let usable = folders.every((f) => f.ok);
-      if (usable) writeBeacons(paths, this.o.nodeName, this.o.nonce);
+      if (usable) await writeBeacons(paths, this.o.nodeName, this.o.nonce);
       let unseen: UnseenPeer[] = [];
       if (usable) {
         const nodes = await listNodes(this.o.pool, this.o.offlineThresholdMs);
-        unseen = checkPeerBeacons(paths, this.o.nodeName, nodes);
+        unseen = await checkPeerBeacons(paths, this.o.nodeName, nodes);
         if (unseen.length) {
           // A peer may have restarted between our read of its nonce and of its beacon: look once more.
-          unseen = checkPeerBeacons(paths, this.o.nodeName, (await listNodes(this.o.pool, this.o.offlineThresholdMs))
+          unseen = await checkPeerBeacons(paths, this.o.nodeName, (await listNodes(this.o.pool, this.o.offlineThresholdMs))
             .filter((n) => unseen.some((u) => u.node === n.name)));
         }
         // Seeing none of the live peers in some folder means this node cannot show that it shares

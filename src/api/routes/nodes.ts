@@ -15,7 +15,7 @@ export function nodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const self = await getNode(ctx.pool, ctx.nodeId, threshold);
     if (!self) throw new NotFoundError('This node is not registered.');
     // 418 tells the load balancer to route no new traffic here while the node drains.
-    const status = !ctx.healthy() ? 503 : self.drain ? 418 : 200;
+    const status = !ctx.ready() || !ctx.healthy() ? 503 : self.drain ? 418 : 200;
     return reply.code(status).send(nodeResource(self));
   });
 

@@ -42,11 +42,11 @@ export function doctorCommand(program: Command): void {
         if (!paths) {
           add(false, 'no shared storage configured: run `cuttle path --cluster-shared DIR`');
         } else {
-          for (const f of checkFolders(paths, false)) add(f.ok, f.ok ? `${f.name} ${f.path} is readable and writable` : f.problem!);
+          for (const f of await checkFolders(paths, false)) add(f.ok, f.ok ? `${f.name} ${f.path} is readable and writable` : f.problem!);
           const inside = homeInsideShared(home, paths, settings.clusterShared);
           if (inside) add(false, `the home ${home} lies inside shared storage (${inside})`);
           const nodes = await listNodes(pool, runtimeOptions().offlineThresholdMs);
-          const unseen = checkPeerBeacons(paths, config.nodeName, nodes);
+          const unseen = await checkPeerBeacons(paths, config.nodeName, nodes);
           const livePeers = nodes.filter((n) => n.online && n.name !== config.nodeName);
           if (livePeers.length === 0) add(true, 'no other live node to compare shared folders with');
           else if (unseen.length === 0) add(true, `this node sees the same shared folders as ${livePeers.map((n) => n.name).join(', ')}`);

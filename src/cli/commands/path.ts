@@ -47,7 +47,7 @@ export function pathCommand(program: Command): void {
         const inside = homeInsideShared(h.home, resolved, next.clusterShared);
         if (inside) throw new EnvironmentError(`Shared storage not changed: this node's home ${h.home} lies inside ${inside}; shared folders must be outside every node's home.`);
         // Prove every folder usable from this node before the cluster is told to use it.
-        const bad = SHARED_FOLDERS.map((f) => checkFolder(f, resolved[f], true)).filter((c) => !c.ok);
+        const bad = (await Promise.all(SHARED_FOLDERS.map((f) => checkFolder(f, resolved[f], true)))).filter((c) => !c.ok);
         if (bad.length) throw new EnvironmentError(`Shared storage not changed: ${bad.map((b) => b.problem).join('; ')}.`);
         await withTransaction(h.pool, (c) => setSharedPaths(c, next));
         stdio.line('Shared storage for the whole cluster (stored in the database; every node reads it):');
