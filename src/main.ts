@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { EnvironmentError, errorMessage } from './errors.js';
+import { EnvironmentError } from './errors.js';
 import { VERSION } from './version.js';
 import { lockHome, listenUrl, parseListen, type NodeConfig } from './config/home.js';
 import type { RuntimeOptions } from './config/options.js';
@@ -139,8 +139,4 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     await cleanup();
     throw err;
   }
-}
-
-export function describeStartFailure(err: unknown): string {
-  return errorMessage(err);
 }

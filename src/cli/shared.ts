@@ -4,7 +4,7 @@ import { openPool, type Pool } from '../db/pool.js';
 import { readSchemaState, assertCuttleDatabase, assertNotNewer } from '../db/migrate.js';
 import { parseMasterKey, type MasterKey } from '../crypto/masterKey.js';
 import { requireCluster, verifyMasterKey } from '../cluster/cluster.js';
-import { EnvironmentError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 export interface Out {
   line(text?: string): void;
@@ -70,11 +70,3 @@ export function formatChoice(flag: string, v: string | undefined): 'text' | 'jso
   throw new UsageError(`${flag} takes text or json (got "${v}").`);
 }
 
-export function requireValue(name: string, v: string | undefined): string {
-  if (v === undefined || v === '') throw new UsageError(`${name} is required.`);
-  return v;
-}
-
-export function envError(message: string): EnvironmentError {
-  return new EnvironmentError(message);
-}

@@ -18,9 +18,8 @@ export interface LivenessOptions {
  * (a busy pool, a slow share) can delay it. While the connection lives PostgreSQL holds the
  * node's session advisory lock; when the process dies the lock goes with the connection.
  *
- * Events: 'lost' (cannot prove liveness: stop claiming), 'restored', 'expired' (lost for longer
- * than the offline threshold: running work must be abandoned), 'fenced' (another start of this
- * node took over: stop at once).
+ * Events: 'lost' (cannot prove liveness: stop claiming, abandon running work), 'restored',
+ * 'fenced' (another start of this node took over: stop at once).
  */
 export class Liveness extends EventEmitter {
   readonly id: string;
@@ -146,20 +145,13 @@ export class Liveness extends EventEmitter {
     this.client = undefined;
     old?.removeAllListeners('end');
     void old?.end().catch(() => undefined);
-    const now = Date.now();
     if (this.lostSince === undefined) {
-      this.lostSince = now;
+      this.lostSince = Date.now();
       this.losses++;
       this.o.log.warn({ err: errorMessage(err) }, 'liveness connection lost; not claiming work until it is back');
       this.emit('lost');
-    } else if (now - this.lostSince > this.o.offlineThresholdMs && !this.expiredEmitted) {
-      this.expiredEmitted = true;
-      this.o.log.error({}, 'liveness lost for longer than the offline threshold; abandoning running work');
-      this.emit('expired');
     }
   }
-
-  private expiredEmitted = false;
 
   private async reconnect(): Promise<void> {
     try {
@@ -169,7 +161,6 @@ export class Liveness extends EventEmitter {
         throw new Error('advisory lock still held by the old connection');
       }
       this.client = client;
-      this.expiredEmitted = false;
     } catch (err) {
       this.connectionLost(err);
     }

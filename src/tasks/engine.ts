@@ -59,8 +59,6 @@ export class TaskEngine {
     this.finisher = new Finisher(o.pool, () => this.wake(), o.log);
   }
 
-  get runningCount(): number { return this.running.size; }
-
   async start(): Promise<void> {
     await this.refreshSettings();
     this.o.notifications.on('notify', (channel: string, payload: string) => {

@@ -75,7 +75,6 @@ export class TaskLogWriter {
     }
   }
 
-  get failed(): Error | undefined { return this.failure; }
   get hasWarnings(): boolean { return this.warnings; }
 
   write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
