@@ -54,13 +54,16 @@ export const DEFAULT_OFFLINE_THRESHOLD_MS = 10_000;
 // Liveness is decided by the database alone: the node's session advisory lock must be held
 // (it vanishes the moment the node's connection dies) and its heartbeat must be recent by the
 // database's clock (covers a node cut off from the network whose lock PostgreSQL still holds).
+/** SQL that is true while the process of node row `n` holds its session advisory lock. */
+export const NODE_LOCK_HELD = `EXISTS (SELECT 1 FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)`;
+
 const SELECT_NODES = `
   SELECT n.*,
     (n.stopped_at IS NULL AND n.last_seen > now() - make_interval(secs => $1::double precision / 1000)
-      AND EXISTS (SELECT 1 FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)) AS online,
+      AND ${NODE_LOCK_HELD}) AS online,
     (SELECT count(*)::int FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling')) AS running_tasks
   FROM nodes n`;
 

@@ -259,15 +259,23 @@ export class TaskEngine {
   private readonly abandoned = new Map<string, Running>();
 
   /**
+   * Settles a task this node stopped without finishing: back to the queue when safe to re-run,
+   * else Failed with `message` (fenced either way). A task being cancelled cannot be handed back;
+   * finishing it turns Cancelling into Canceled.
+   */
+  private async giveUp(run: Running, message: string, hasWarnings: boolean): Promise<void> {
+    const handedBack = safeToRerun(run.task) && await handBack(this.o.pool, run.task.id, run.token);
+    if (!handedBack) await finishTask(this.o.pool, run.task.id, run.token, 'Failed', message, hasWarnings);
+  }
+
+  /**
    * Liveness came back before anyone declared this node dead, so the tasks it abandoned are still
    * recorded as its own: settle them as recovery would (fenced; a no-op for any already recovered).
    */
   private async settleAbandoned(): Promise<void> {
     for (const [id, run] of this.abandoned) {
       try {
-        // A task being cancelled cannot be handed back; finishing it turns Cancelling into Canceled.
-        const handedBack = safeToRerun(run.task) && await handBack(this.o.pool, id, run.token);
-        if (!handedBack) await finishTask(this.o.pool, id, run.token, 'Failed', `Node ${this.o.nodeName} lost its database connection while running the task and stopped it; it is not marked safe to re-run, so it was not started again.`, true);
+        await this.giveUp(run, `Node ${this.o.nodeName} lost its database connection while running the task and stopped it; it is not marked safe to re-run, so it was not started again.`, true);
         this.abandoned.delete(id);
       } catch (err) {
         this.o.log.warn({ task: id, err: errorMessage(err) }, 'could not settle an abandoned task yet');
@@ -321,9 +329,7 @@ export class TaskEngine {
       run.aborted = true;
       run.control?.abort();
       try {
-        // A task being cancelled cannot be handed back; finishing it turns Cancelling into Canceled.
-        const handedBack = safeToRerun(run.task) && await handBack(this.o.pool, run.task.id, run.token);
-        if (!handedBack) await finishTask(this.o.pool, run.task.id, run.token, 'Failed', `Node ${this.o.nodeName} was shut down while the task was running.`, false);
+        await this.giveUp(run, `Node ${this.o.nodeName} was shut down while the task was running.`, false);
       } catch (err) {
         this.o.log.warn({ task: run.task.id, err: errorMessage(err) }, 'could not hand the task back; recovery will settle it');
       }

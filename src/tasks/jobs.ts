@@ -4,7 +4,7 @@ import type { ClusterJob } from '../cluster/jobs.js';
 import type { RuntimeOptions } from '../config/options.js';
 import type { Queryable } from '../db/pool.js';
 import { getSharedPaths, resolvePaths } from '../storage/sharedPaths.js';
-import { NODE_LOCK_NAMESPACE } from '../cluster/nodes.js';
+import { NODE_LOCK_HELD } from '../cluster/nodes.js';
 import { recoverOrphans } from './recovery.js';
 import { taskLogDir } from './log.js';
 
@@ -54,9 +54,7 @@ export function taskJobs(o: RuntimeOptions): ClusterJob[] {
           `DELETE FROM nodes n
            WHERE coalesce(n.last_seen, n.registered_at) < now() - make_interval(secs => $1::double precision * 86400)
              AND NOT EXISTS (SELECT 1 FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling'))
-             AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)
+             AND NOT ${NODE_LOCK_HELD}
            RETURNING n.name`, [days]);
         return r.rowCount ? `removed nodes offline for more than ${days} day(s): ${r.rows.map((x) => x.name).join(', ')}` : 'no nodes to prune';
       },

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { NODE_LOCK_NAMESPACE } from '../cluster/nodes.js';
+import { NODE_LOCK_HELD } from '../cluster/nodes.js';
 import { toTask, type RawTask, type TaskRow, type TaskState } from './types.js';
 
 export const TASKS_CHANNEL = 'cuttle_tasks';
@@ -183,10 +183,7 @@ export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: n
        AND (n.id IS NULL OR n.epoch <> t.node_epoch OR n.stopped_at IS NOT NULL
             OR n.last_seen < now() - make_interval(secs => $2::double precision / 1000)
             OR (n.last_seen < now() - make_interval(secs => $1::double precision / 1000)
-                AND NOT EXISTS (SELECT 1 FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.classid = ${NODE_LOCK_NAMESPACE} AND l.objid = n.lock_key)))
+                AND NOT ${NODE_LOCK_HELD}))
      ORDER BY t.seq
      LIMIT ${limit}
      FOR UPDATE OF t SKIP LOCKED`,
