@@ -187,3 +187,18 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Queues a task through the API as the administrator and returns it (asserting 201). */
+export async function queueTask(node: NodeProcess, body: object): Promise<any> {
+  const r = await api(node.url, '/api/tasks', { apiKey: ADMIN_API_KEY, body });
+  if (r.status !== 201) throw new Error(`queueing ${JSON.stringify(body)} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Waits until the task, read from `node`, satisfies `pred`; returns it. */
+export async function untilTask(node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs: number): Promise<any> {
+  return waitFor(`${id} ${what}`, async () => {
+    const t = (await api(node.url, `/api/tasks/${id}`, { apiKey: ADMIN_API_KEY })).body;
+    return pred(t) ? t : undefined;
+  }, timeoutMs, 25);
+}

@@ -3,22 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
-import { ADMIN_API_KEY, api, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
-async function queue(node: NodeProcess, body: object): Promise<any> {
-  const r = await api(node.url, '/api/tasks', { ...K, body });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-}
+const queue = queueTask;
+const until = (node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs = 30_000) => untilTask(node, id, pred, what, timeoutMs);
 
 async function task(node: NodeProcess, id: string): Promise<any> {
   return (await api(node.url, `/api/tasks/${id}`, K)).body;
-}
-
-async function until(node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs = 30_000): Promise<any> {
-  return waitFor(`${id} ${what}`, async () => { const t = await task(node, id); return pred(t) ? t : undefined; }, timeoutMs, 25);
 }
 
 function alive(pid: number): boolean {

@@ -4,19 +4,12 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { Masker } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, api, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
-async function queue(node: NodeProcess, body: object): Promise<any> {
-  const r = await api(node.url, '/api/tasks', { ...K, body });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-}
-
-async function until(node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
-  return waitFor(`${id} ${what}`, async () => { const t = (await api(node.url, `/api/tasks/${id}`, K)).body; return pred(t) ? t : undefined; }, timeoutMs, 25);
-}
+const queue = queueTask;
+const until = (node: NodeProcess, id: string, pred: (t: any) => boolean, what: string, timeoutMs = 20_000) => untilTask(node, id, pred, what, timeoutMs);
 
 describe('masking sensitive values in task logs', () => {
   it('replaces every value longer than three characters, longest first, and leaves short ones', () => {

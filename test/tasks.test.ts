@@ -2,22 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_API_KEY, api, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
-async function queue(node: NodeProcess, body: object): Promise<any> {
-  const r = await api(node.url, '/api/tasks', { ...K, body });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-}
-
-async function finished(node: NodeProcess, id: string, timeoutMs = 30_000): Promise<any> {
-  return waitFor(`task ${id} to finish`, async () => {
-    const r = await api(node.url, `/api/tasks/${id}`, K);
-    return r.body.IsCompleted ? r.body : undefined;
-  }, timeoutMs, 50);
-}
+const queue = queueTask;
+const finished = (node: NodeProcess, id: string, timeoutMs = 30_000) => untilTask(node, id, (t) => t.IsCompleted, 'to finish', timeoutMs);
 
 describe('server tasks on one node', () => {
   let cluster: TestCluster;
