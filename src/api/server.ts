@@ -8,6 +8,7 @@ import { userRoutes } from './routes/users.js';
 import { portalRoutes } from './routes/portal.js';
 import { taskRoutes } from './routes/tasks.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { taskLogRoutes } from './routes/taskLogs.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -37,6 +38,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   nodeRoutes(app, ctx);
   userRoutes(app, ctx);
   taskRoutes(app, ctx);
+  taskLogRoutes(app, ctx);
   artifactRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;

@@ -1,12 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import { withTransaction } from '../../db/pool.js';
-import { getTask, insertTask, listTasks, requestCancel, LOG_CHANNEL, type NewTask } from '../../tasks/queries.js';
+import { getTask, insertTask, listTasks, requestCancel, type NewTask } from '../../tasks/queries.js';
 import { TASK_STATES, TASK_TYPES, FINAL_STATES, type TaskRow, type TaskType } from '../../tasks/types.js';
-import { taskDetails, taskResource } from '../../tasks/present.js';
-import { logFiles, rawLine, readLogFile, readSince } from '../../tasks/log.js';
-import { boolParam, intParam, listParam, stringParam } from '../query.js';
+import { taskResource } from '../../tasks/present.js';
+import { intParam, listParam, stringParam } from '../query.js';
 import { requireAdmin } from '../auth.js';
 import { collection } from '../resources.js';
 import type { ApiContext } from '../context.js';
@@ -21,7 +19,7 @@ export function spaceOf(req: FastifyRequest): string | undefined {
   return s;
 }
 
-const PREFIXES = ['/api', '/api/:spaceId'] as const;
+export const PREFIXES = ['/api', '/api/:spaceId'] as const;
 
 const createBody = {
   type: 'object',
@@ -78,7 +76,7 @@ export function validateNewTask(body: Record<string, unknown>, space: string, us
   };
 }
 
-async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
+export async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
   const id = (req.params as { id: string }).id;
   const space = spaceOf(req);
   const t = /^ServerTasks-\d+$/.test(id) ? await getTask(ctx.pool, id) : undefined;
@@ -121,29 +119,6 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.get(`${prefix}/tasks/:id`, async (req) => taskResource(await taskOr404(ctx, req)));
 
-    app.get(`${prefix}/tasks/:id/details`, async (req) => {
-      const t = await taskOr404(ctx, req);
-      const tailRaw = stringParam(req.query, 'tail');
-      const tail = tailRaw === undefined ? undefined : intParam(req.query, 'tail', 0, 0, 100_000);
-      return taskDetails(t, ctx.sharedPaths()?.TaskLogs, boolParam(req.query, 'verbose', false), tail);
-    });
-
-    app.get(`${prefix}/tasks/:id/raw`, async (req, reply) => {
-      const t = await taskOr404(ctx, req);
-      const taskLogs = ctx.sharedPaths()?.TaskLogs;
-      const lines: string[] = [`Task ID:        ${t.id}`, `Task status:    ${t.state}`, `Task queued:    ${t.queueTime.toISOString()}`,
-        `Task started:   ${t.startTime?.toISOString() ?? ''}`, `Task completed: ${t.completedTime?.toISOString() ?? ''}`, `Server node:    ${t.serverNode?.replace(/^OctopusServerNodes-/, '') ?? ''}`, ''];
-      if (taskLogs) {
-        for (const f of await logFiles(taskLogs, t.id)) {
-          lines.push(f.kind === 'attempt' ? `== Attempt ${f.attempt} ==` : `== Recovery after attempt ${f.attempt} ==`);
-          for (const e of await readLogFile(taskLogs, t.id, f.name)) lines.push(rawLine(e));
-        }
-      }
-      return reply.type('text/plain; charset=utf-8').send(lines.join('\n') + '\n');
-    });
-
-    app.get(`${prefix}/tasks/:id/log/stream`, async (req, reply) => streamLog(ctx, req, reply, await taskOr404(ctx, req)));
-
     app.post(`${prefix}/tasks/:id/cancel`, async (req) => {
       const t = await taskOr404(ctx, req);
       const after = await requestCancel(ctx.pool, t.id);
@@ -167,42 +142,3 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }
 }
 
-/**
- * Server-Sent Events with a task's log as it is written, from any node: reads the shared files
- * from the last offset whenever the writer's node notifies (or every second), until the task ends.
- */
-async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, task: TaskRow): Promise<void> {
-  const taskLogs = ctx.sharedPaths()?.TaskLogs;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'Octopus-Node': ctx.nodeName });
-  const offsets = new Map<string, number>();
-  let closed = false;
-  let wake: (() => void) | undefined;
-  const onNotify = (channel: string, payload: string) => { if (channel === LOG_CHANNEL && payload.split(',').includes(task.id)) wake?.(); };
-  ctx.notifications.on('notify', onNotify);
-  req.raw.on('close', () => { closed = true; wake?.(); });
-  const send = (event: string, data: unknown) => { if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
-  try {
-    let lastState = '';
-    for (;;) {
-      const current = await getTask(ctx.pool, task.id);
-      if (!current) break;
-      if (taskLogs) {
-        for (const f of await logFiles(taskLogs, task.id)) {
-          const r = await readSince(join(taskLogs, task.id, f.name), offsets.get(f.name) ?? 0);
-          offsets.set(f.name, r.offset);
-          if (r.elements.length) send('log', { File: f.name, Attempt: f.attempt, Kind: f.kind, LogElements: r.elements });
-        }
-      }
-      if (current.state !== lastState) { send('state', { State: current.state, ServerNode: current.serverNode?.replace(/^OctopusServerNodes-/, '') ?? null }); lastState = current.state; }
-      if (closed || FINAL_STATES.includes(current.state)) break;
-      await new Promise<void>((r) => { const t = setTimeout(r, 1000); wake = () => { clearTimeout(t); r(); }; });
-      wake = undefined;
-    }
-    send('end', {});
-  } finally {
-    ctx.notifications.off('notify', onNotify);
-    res.end();
-  }
-}
