@@ -29,6 +29,34 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
   return toTask(r.rows[0] as RawTask);
 }
 
+// Named: prepared once per connection. The pool sets plan_cache_mode=force_custom_plan, because a
+// generic plan PostgreSQL picks while the queue is short is slow once the queue is long.
+export const CLAIM_TASKS_SQL = `WITH free AS (
+       -- The node's task cap and drain as the database has them now, so a change made through any
+       -- node binds the very next claim; a node that was superseded (new epoch) claims nothing.
+       -- $4 is what the node runs (only its own process claims for it, under its advisory lock).
+       SELECT greatest(0, least($3::int, CASE WHEN n.drain THEN 0 ELSE n.max_concurrent_tasks END - $4::int))::int AS n
+       FROM nodes n WHERE n.id = $1 AND n.epoch = $2 AND n.stopped_at IS NULL)
+     UPDATE server_tasks t
+     SET state = 'Executing', server_node = $1, node_epoch = $2, claim_token = gen_random_uuid(),
+         start_time = now(), attempt = t.attempt + 1, last_updated = now(), error_message = NULL
+     -- The candidates are collected into an array first (an InitPlan), so the update finds each row by
+     -- its primary key: joined as a relation, the planner cannot see the LIMIT and hash-joins the
+     -- whole table once the queue is deep.
+     WHERE t.id = ANY (ARRAY(
+       SELECT q.id FROM server_tasks q
+       WHERE q.state = 'Queued'
+         -- A tagged task waits while its tag runs, and behind older queued tasks of its tag (FIFO per
+         -- tag); both checks are index probes (server_tasks_one_per_tag, server_tasks_queued_tag).
+         AND (q.concurrency_tag IS NULL OR (
+           NOT EXISTS (SELECT 1 FROM server_tasks a WHERE a.concurrency_tag = q.concurrency_tag AND a.state IN ('Executing', 'Cancelling'))
+           AND NOT EXISTS (SELECT 1 FROM server_tasks o WHERE o.concurrency_tag = q.concurrency_tag AND o.state = 'Queued' AND o.seq < q.seq)))
+       ORDER BY q.seq
+       LIMIT coalesce((SELECT n FROM free), 0)
+       FOR UPDATE SKIP LOCKED))
+       AND t.state = 'Queued'
+     RETURNING t.*`;
+
 /**
  * Claims up to `limit` of the oldest claimable tasks for this node in one statement. Rows another
  * claimer holds are skipped, never waited for. A task whose concurrency tag is busy, or that has an
@@ -37,32 +65,7 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
  * (the loser gets 23505 and tries again).
  */
 export async function claimTasks(db: Queryable, nodeId: string, epoch: number, limit: number, running: number): Promise<TaskRow[]> {
-  // Named: prepared once per connection. The pool sets plan_cache_mode=force_custom_plan, because a
-  // generic plan PostgreSQL picks while the queue is short is slow once the queue is long.
-  const r = await db.query<RawTask>({
-    name: 'cuttle_claim_tasks',
-    text: `WITH free AS (
-       -- The node's task cap and drain as the database has them now, so a change made through any
-       -- node binds the very next claim; a node that was superseded (new epoch) claims nothing.
-       -- $4 is what the node runs (only its own process claims for it, under its advisory lock).
-       SELECT greatest(0, least($3::int, CASE WHEN n.drain THEN 0 ELSE n.max_concurrent_tasks END - $4::int))::int AS n
-       FROM nodes n WHERE n.id = $1 AND n.epoch = $2 AND n.stopped_at IS NULL),
-     next AS (
-       SELECT q.id FROM server_tasks q
-       WHERE q.state = 'Queued'
-         AND (q.concurrency_tag IS NULL OR (
-           NOT EXISTS (SELECT 1 FROM server_tasks a WHERE a.concurrency_tag = q.concurrency_tag AND a.state IN ('Executing', 'Cancelling'))
-           AND NOT EXISTS (SELECT 1 FROM server_tasks o WHERE o.concurrency_tag = q.concurrency_tag AND o.state = 'Queued' AND o.seq < q.seq)))
-       ORDER BY q.seq
-       LIMIT coalesce((SELECT n FROM free), 0)
-       FOR UPDATE SKIP LOCKED)
-     UPDATE server_tasks t
-     SET state = 'Executing', server_node = $1, node_epoch = $2, claim_token = gen_random_uuid(),
-         start_time = now(), attempt = t.attempt + 1, last_updated = now(), error_message = NULL
-     FROM next WHERE t.id = next.id AND t.state = 'Queued'
-     RETURNING t.*`,
-    values: [nodeId, epoch, Math.max(1, limit), running],
-  });
+  const r = await db.query<RawTask>({ name: 'cuttle_claim_tasks', text: CLAIM_TASKS_SQL, values: [nodeId, epoch, Math.max(1, limit), running] });
   return r.rows.map(toTask).sort((a, b) => a.seq - b.seq);
 }
 
@@ -214,4 +217,14 @@ export async function failOrphan(db: Queryable, id: string, state: TaskState, me
 
 export async function notifyQueued(db: Queryable): Promise<void> {
   await db.query(`SELECT pg_notify('${TASKS_CHANNEL}', '')`);
+}
+
+/**
+ * The statements whose plans matter as the queue grows, with representative values: the benchmark
+ * prints their EXPLAIN plans against a deep queue and a long history.
+ */
+export function hotStatements(nodeId: string, epoch: number): { name: string; text: string; values: unknown[] }[] {
+  return [
+    { name: 'claim', text: CLAIM_TASKS_SQL, values: [nodeId, epoch, 5, 0] },
+  ];
 }
