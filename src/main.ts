@@ -18,6 +18,9 @@ import { buildServer } from './api/server.js';
 import { Notifications } from './cluster/notifications.js';
 import { Scheduler } from './cluster/jobs.js';
 import { TaskEngine } from './tasks/engine.js';
+import { TaskRegistry } from './tasks/handler.js';
+import { noopHandler } from './tasks/handlers/noop.js';
+import { adHocScriptHandler } from './tasks/handlers/adHocScript.js';
 import { taskJobs } from './tasks/jobs.js';
 import { recoverOrphans } from './tasks/recovery.js';
 import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL } from './tasks/queries.js';
@@ -46,6 +49,8 @@ export interface RunningNode {
 export async function runNode(input: RunNodeInput): Promise<RunningNode> {
   const { home, config, options, log } = input;
   const listen = parseListen(config.listen);
+  // Every task type this node runs; the engine and the API know them only through the registry.
+  const registry = new TaskRegistry().register(noopHandler).register(adHocScriptHandler);
   const key = parseMasterKey(input.masterKey);
   const releaseHome = lockHome(home);
   const cleanups: (() => Promise<void> | void)[] = [releaseHome];
@@ -84,7 +89,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     let ready = false;
     const app: FastifyInstance = buildServer({
       pool, key, nodeName: config.nodeName, nodeId: liveness.id, installationId: cluster.installationId, options, log,
-      healthy: () => liveness.healthy, ready: () => ready, sharedPaths: () => monitor.paths, notifications,
+      registry, healthy: () => liveness.healthy, ready: () => ready, sharedPaths: () => monitor.paths, notifications,
     });
     try {
       await app.listen({ host: listen.host, port: listen.port });
@@ -111,7 +116,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const engine = new TaskEngine({
-      pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log,
+      pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log, registry,
       pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs,
     });
     await engine.start();

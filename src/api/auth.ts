@@ -3,6 +3,7 @@ import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { getUser, userByApiKey } from '../auth/users.js';
 import { SESSION_COOKIE, sessionUserId } from '../auth/sessions.js';
 import type { ApiContext } from './context.js';
+import { hasPermission, type Permission } from '../auth/permissions.js';
 
 /** The routes anyone may call (SPEC.md §5): the root document, the health ping, login and the portal's files. */
 const PUBLIC_ROUTES = new Set(['GET /api', 'GET /api/octopusservernodes/ping', 'HEAD /api/octopusservernodes/ping', 'POST /api/users/login', 'GET /', 'HEAD /', 'GET /app', 'HEAD /app']);
@@ -70,4 +71,11 @@ export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
 
 export function requireAdmin(req: FastifyRequest): void {
   if (!req.user?.isAdmin) throw new ForbiddenError('Only administrators may do this; sign in as an administrator.');
+}
+
+/** Refuses (403) a caller who lacks the permission, naming it. */
+export function requirePermission(req: FastifyRequest, permission: Permission): void {
+  if (hasPermission(req.user, permission)) return;
+  if (permission === 'AdministerSystem') throw new ForbiddenError('Only administrators may do this; sign in as an administrator.');
+  throw new ForbiddenError(`You need the ${permission} permission to do this; ask an administrator to grant it.`);
 }

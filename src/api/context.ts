@@ -5,6 +5,7 @@ import type { RuntimeOptions } from '../config/options.js';
 import type { User } from '../auth/users.js';
 import type { Notifications } from '../cluster/notifications.js';
 import type { ResolvedPaths } from '../storage/sharedPaths.js';
+import type { TaskRegistry } from '../tasks/handler.js';
 
 /** What every route may use; built once by the composition root. */
 export interface ApiContext {
@@ -22,6 +23,8 @@ export interface ApiContext {
   /** The shared folders as this node last verified them. */
   readonly sharedPaths: () => ResolvedPaths | undefined;
   readonly notifications: Notifications;
+  /** The task types this node can queue and run. */
+  readonly registry: TaskRegistry;
 }
 
 declare module 'fastify' {

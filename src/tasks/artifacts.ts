@@ -1,23 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { Queryable } from '../db/pool.js';
-
-export interface ArtifactRow {
-  readonly id: string;
-  readonly spaceId: string;
-  readonly taskId: string;
-  readonly filename: string;
-  readonly relPath: string;
-  readonly length: number;
-  readonly created: Date;
-}
-
-interface RawArtifact { id: string; space_id: string; task_id: string; filename: string; rel_path: string; length: number; created: Date }
-
-function toArtifact(r: RawArtifact): ArtifactRow {
-  return { id: r.id, spaceId: r.space_id, taskId: r.task_id, filename: r.filename, relPath: r.rel_path, length: Number(r.length), created: r.created };
-}
+import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
+import type { OwnedTask } from './owned.js';
+import { insertArtifact, type ArtifactRow } from './queries.js';
 
 /** A file name that is safe on every share: no folders, no control characters, bounded length. */
 export function safeFileName(name: string): string {
@@ -27,10 +12,16 @@ export function safeFileName(name: string): string {
 
 /**
  * Copies a file a script produced into the shared Artifacts folder (temp file in the same folder,
- * fsync, rename: readers never see half a file) and records it.
+ * fsync, rename: readers never see half a file) and records it through the owner's fenced handle.
+ * Only files inside the script's own work folder may be collected: a script must not be able to
+ * copy the node's files (its home, another task's folder) out as an artifact.
  */
-export async function collectArtifact(db: Queryable, artifactsDir: string, taskId: string, spaceId: string, source: string, name: string): Promise<ArtifactRow> {
-  const s = await stat(source);
+export async function collectArtifact(owned: OwnedTask, artifactsDir: string, spaceId: string, workDir: string, source: string, name: string): Promise<ArtifactRow> {
+  const taskId = owned.taskId;
+  const real = await realpath(resolve(workDir, source)).catch(() => undefined);
+  const root = await realpath(workDir);
+  if (!real || !real.startsWith(root + sep)) throw new Error(`${source} is not a file in the script's work folder; only files the script wrote there can be collected`);
+  const s = await stat(real);
   if (!s.isFile()) throw new Error(`${source} is not a file`);
   const filename = safeFileName(name);
   const folder = join(artifactsDir, taskId);
@@ -38,34 +29,22 @@ export async function collectArtifact(db: Queryable, artifactsDir: string, taskI
   await mkdir(folder).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   const unique = `${randomBytes(6).toString('hex')}-${filename}`;
   const tmp = join(folder, `.${unique}.tmp`);
+  const final = join(folder, unique);
   try {
-    await copyFile(source, tmp);
+    await copyFile(real, tmp);
     const fh = await open(tmp, 'r+');
     await fh.sync();
     await fh.close();
-    await rename(tmp, join(folder, unique));
+    await rename(tmp, final);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  const r = await db.query<RawArtifact>(
-    `INSERT INTO artifacts (id, space_id, task_id, filename, rel_path, length)
-     VALUES ('Artifacts-' || nextval('artifacts_seq'), $1, $2, $3, $4, $5) RETURNING *`,
-    [spaceId, taskId, filename, join(taskId, unique), s.size]);
-  return toArtifact(r.rows[0] as RawArtifact);
-}
-
-export async function listArtifacts(db: Queryable, spaceId: string, regarding: string | undefined, skip: number, take: number): Promise<{ items: ArtifactRow[]; total: number }> {
-  const params: unknown[] = [spaceId];
-  let where = 'space_id = $1';
-  if (regarding) { params.push(regarding); where += ' AND task_id = $2'; }
-  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM artifacts WHERE ${where}`, params);
-  const r = await db.query<RawArtifact>(`SELECT * FROM artifacts WHERE ${where} ORDER BY created DESC, id DESC OFFSET ${skip} LIMIT ${take}`, params);
-  return { items: r.rows.map(toArtifact), total: total.rows[0]?.n ?? 0 };
-}
-
-export async function getArtifact(db: Queryable, id: string): Promise<ArtifactRow | undefined> {
-  const r = await db.query<RawArtifact>('SELECT * FROM artifacts WHERE id = $1', [id]);
-  const row = r.rows[0];
-  return row ? toArtifact(row) : undefined;
+  try {
+    return await owned.transaction((c) => insertArtifact(c, { spaceId, taskId, filename, relPath: join(taskId, unique), length: s.size }));
+  } catch (err) {
+    // Fenced out (or the database failed): no row, so no file either.
+    await rm(final, { force: true });
+    throw err;
+  }
 }

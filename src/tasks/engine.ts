@@ -6,11 +6,13 @@ import type { Liveness } from '../cluster/liveness.js';
 import type { Notifications } from '../cluster/notifications.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import { collectArtifact } from './artifacts.js';
+import type { TaskContext, TaskRegistry } from './handler.js';
 import { Masker, TaskLogWriter } from './log.js';
-import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, stillOwned, type Finish } from './queries.js';
-import { runBashScript, type RunControl } from './runner.js';
+import { FencedError, OwnedTask } from './owned.js';
+import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, notifyLogs, readNodeSettings, stillOwned, type Finish } from './queries.js';
+import { runScript, stoppedOutcome } from './runner.js';
 import { safeToRerun } from './recovery.js';
-import { outcomeState, type Outcome, type TaskRow } from './types.js';
+import { outcomeState, type Outcome, type StopReason, type TaskRow } from './types.js';
 
 export interface EngineOptions {
   readonly pool: Pool;
@@ -21,6 +23,7 @@ export interface EngineOptions {
   readonly notifications: Notifications;
   readonly storage: StorageMonitor;
   readonly log: Logger;
+  readonly registry: TaskRegistry;
   /** Fallback poll for notifications lost during a reconnect. */
   readonly pollMs: number;
   readonly shutdownGraceMs: number;
@@ -29,11 +32,13 @@ export interface EngineOptions {
 interface Running {
   readonly task: TaskRow;
   readonly token: string;
-  control?: RunControl;
-  log?: TaskLogWriter;
-  cancelRequested: boolean;
-  aborted: boolean;
-  logFailure?: Error;
+  /**
+   * The run's one controller: cancel, timeout, loss of ownership and a failed log all abort it, and
+   * its signal reaches the handler and every script it starts. Its reason is a StopReason.
+   */
+  readonly controller: AbortController;
+  /** No longer provably this node's: nothing may be recorded for it (recovery settles it). */
+  abandoned: boolean;
   readonly finished: Promise<void>;
 }
 
@@ -76,9 +81,8 @@ export class TaskEngine {
 
   private async refreshSettings(): Promise<void> {
     try {
-      const r = await this.o.pool.query<{ max_concurrent_tasks: number; drain: boolean }>('SELECT max_concurrent_tasks, drain FROM nodes WHERE id = $1', [this.o.nodeId]);
-      const row = r.rows[0];
-      if (row) { this.cap = row.max_concurrent_tasks; this.drain = row.drain; }
+      const row = await readNodeSettings(this.o.pool, this.o.nodeId);
+      if (row) { this.cap = row.cap; this.drain = row.drain; }
     } catch (err) {
       this.o.log.warn({ err: errorMessage(err) }, 'could not read this node\'s task cap');
     }
@@ -94,10 +98,9 @@ export class TaskEngine {
       const runs = [...this.running.values()];
       const owned = await stillOwned(this.o.pool, runs.map((r) => r.task.id), runs.map((r) => r.token));
       for (const run of runs) {
-        if (!owned.has(run.task.id) && this.running.get(run.task.id) === run && !run.aborted) {
+        if (!owned.has(run.task.id) && this.running.get(run.task.id) === run && !run.abandoned) {
           this.o.log.error({ task: run.task.id }, 'this task was recovered by another node; stopping it here');
-          run.aborted = true;
-          run.control?.abort();
+          this.abandon(run, 'the task was recovered by another node');
         }
       }
     } catch { /* next tick */ }
@@ -144,7 +147,7 @@ export class TaskEngine {
         // Liveness was lost (or shutdown began) while the claim was in flight: other nodes may
         // already be recovering these tasks, so none of them starts here; they are settled like
         // abandoned ones once liveness is back (or by recovery elsewhere).
-        for (const t of tasks) this.abandoned.set(t.id, { task: t, token: t.claimToken!, cancelRequested: false, aborted: true, finished: Promise.resolve() });
+        for (const t of tasks) this.abandoned.set(t.id, { task: t, token: t.claimToken!, controller: new AbortController(), abandoned: true, finished: Promise.resolve() });
         if (this.o.liveness.healthy) await this.settleAbandoned();
         return;
       }
@@ -155,7 +158,7 @@ export class TaskEngine {
   private begin(task: TaskRow): void {
     let resolveFinished!: () => void;
     const finished = new Promise<void>((r) => { resolveFinished = r; });
-    const run: Running = { task, token: task.claimToken!, cancelRequested: false, aborted: false, finished };
+    const run: Running = { task, token: task.claimToken!, controller: new AbortController(), abandoned: false, finished };
     this.running.set(task.id, run);
     void this.execute(run).catch((err) => {
       this.o.log.error({ task: task.id, err: errorMessage(err) }, 'task execution failed unexpectedly');
@@ -171,63 +174,86 @@ export class TaskEngine {
   }
 
   private async execute(run: Running): Promise<void> {
-    const { task } = run;
+    const { task, controller } = run;
     const paths = this.o.storage.paths!;
-    let outcome: Outcome;
+    const handler = this.o.registry.get(task.name);
+    const masker = new Masker();
+    let writer: TaskLogWriter;
     try {
-      run.log = await TaskLogWriter.open(paths.TaskLogs, task.id, `attempt-${task.attempt}.log`, new Masker(sensitiveValues(task)),
-        () => this.logWritten(task.id),
-        (err) => { run.logFailure = err; run.control?.abort(); });
+      writer = await TaskLogWriter.open({
+        taskLogs: paths.TaskLogs, taskId: task.id, attempt: task.attempt, masker,
+        onWritten: () => this.logWritten(task.id),
+        onFailure: (err) => this.stopRun(run, { kind: 'failure', message: err.message }),
+      });
     } catch (err) {
       await this.record(run, { kind: 'failed', message: `Could not write the task log in ${paths.TaskLogs}: ${errorMessage(err)}` });
       return;
     }
-    const log = run.log;
-    // A Noop writes exactly one line (it exists for smoke checks and benchmarks); other tasks get a header and a footer.
-    const chatty = task.name !== 'Noop';
-    if (chatty) void log.write('Info', `Task ${task.id} (${task.description}) started on node ${this.o.nodeName}, attempt ${task.attempt}`);
+    const log = writer.root;
+    const quiet = handler?.quiet === true;
+    if (!quiet) void log.info(`Task ${task.id} (${task.description}) started on node ${this.o.nodeName}, attempt ${task.attempt}`);
+    const timer = task.timeoutSeconds ? setTimeout(() => this.stopRun(run, { kind: 'timeout', seconds: task.timeoutSeconds! }), task.timeoutSeconds * 1000) : undefined;
+    timer?.unref();
+    let outcome: Outcome;
     try {
-      outcome = await this.perform(run, log);
+      outcome = handler
+        ? await handler.run(this.context(run, writer, masker))
+        : { kind: 'failed', message: `Node ${this.o.nodeName} does not know how to run tasks of type ${task.name}; run it on a node whose version has that task type.` };
     } catch (err) {
+      // A fenced-out write means another node owns the task now: record nothing, stop everything.
+      if (err instanceof FencedError) this.abandon(run, err.message);
       outcome = { kind: 'failed', message: errorMessage(err) };
     }
-    if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
+    if (timer) clearTimeout(timer);
+    // However the handler ended, a stop request decides the state (a canceled script also exits non-zero).
+    if (controller.signal.aborted) outcome = stoppedOutcome(controller.signal.reason as StopReason);
     const { state, error } = outcomeState(outcome);
-    if (!run.aborted && (chatty || state !== 'Success')) {
+    if (!run.abandoned && (!quiet || state !== 'Success')) {
       await log.write(state === 'Success' ? 'Info' : state === 'Canceled' ? 'Warning' : 'Fatal', error ?? `The task finished: ${state}`);
     }
-    await log.close();
-    if (run.logFailure) outcome = { kind: 'failed', message: run.logFailure.message };
+    await writer.close();
+    // A log that failed while closing fails the task too.
+    if (controller.signal.aborted) outcome = stoppedOutcome(controller.signal.reason as StopReason);
     // Claiming the next task need not wait for this one's result to be written.
     this.release(task.id);
-    await this.record(run, outcome, log.hasWarnings);
+    await this.record(run, outcome, writer.hasWarnings);
   }
 
-  private async perform(run: Running, log: TaskLogWriter): Promise<Outcome> {
+  /** What the handler gets: the task, its log, the run's signal, fenced writes and the script runner. */
+  private context(run: Running, writer: TaskLogWriter, masker: Masker): TaskContext {
     const { task } = run;
-    switch (task.name) {
-      case 'Noop':
-        await log.write('Info', `Noop task completed on node ${this.o.nodeName}`);
-        return { kind: 'success' };
-      case 'AdHocScript': {
-        const args = task.arguments as { ScriptBody?: string };
-        const paths = this.o.storage.paths!;
-        const workDir = join(this.o.home, 'Work', `${task.id}-${task.attempt}`);
-        const script = await runBashScript(task, workDir, args.ScriptBody ?? '', log, {
-          createArtifact: async (path, name) => { await collectArtifact(this.o.pool, paths.Artifacts, task.id, task.spaceId, path, name); },
+    const paths = this.o.storage.paths!;
+    const owned = new OwnedTask(this.o.pool, task.id, run.token);
+    const workRoot = join(this.o.home, 'Work', `${task.id}-${task.attempt}`);
+    let scripts = 0;
+    return {
+      task, args: task.arguments, nodeName: this.o.nodeName, log: writer.root, signal: run.controller.signal, owned, sensitive: masker,
+      runScript: (o) => {
+        const cwd = join(workRoot, o.folder ?? `script-${++scripts}`);
+        return runScript({
+          ...o,
+          cwd,
+          signal: o.signal ?? run.controller.signal,
+          nodeName: this.o.nodeName,
+          env: { OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: this.o.nodeName, ...o.env },
+          services: {
+            createArtifact: async (path, name) => {
+              try {
+                await collectArtifact(owned, paths.Artifacts, task.spaceId, cwd, path, name);
+              } catch (err) {
+                // Another node owns the task now: stop this run at once and record nothing.
+                if (err instanceof FencedError) this.abandon(run, err.message);
+                throw err;
+              }
+            },
+          },
         });
-        run.control = script.control;
-        if (run.cancelRequested) script.control.cancel();
-        if (run.aborted || run.logFailure) script.control.abort();
-        return script.done;
-      }
-      default:
-        return { kind: 'failed', message: `This node does not know how to run tasks of type ${task.name}.` };
-    }
+      },
+    };
   }
 
   private async record(run: Running, outcome: Outcome, hasWarnings = false): Promise<void> {
-    if (run.aborted) return; // not ours any more: recovery (on any node) settles it
+    if (run.abandoned) return; // not ours any more: recovery (on any node) settles it
     const { state, error } = outcomeState(outcome);
     try {
       const ok = await this.finisher.record({ id: run.task.id, token: run.token, state, error, hasWarnings });
@@ -237,12 +263,24 @@ export class TaskEngine {
     }
   }
 
+  /** The one way a run is told to stop; the first reason wins (later ones find the signal aborted). */
+  private stopRun(run: Running, reason: StopReason): void {
+    if (!run.controller.signal.aborted) run.controller.abort(reason);
+  }
+
+  /**
+   * The node can no longer prove it owns the run: stop it and record nothing. A run already
+   * stopping for another reason (a cancel) is killed by its runner's grace timer within seconds.
+   */
+  private abandon(run: Running, why: string): void {
+    run.abandoned = true;
+    this.stopRun(run, { kind: 'abort', why });
+  }
+
   private cancelLocal(id: string): void {
     const run = this.running.get(id);
-    if (!run || run.cancelRequested) return;
-    run.cancelRequested = true;
-    void run.log?.write('Warning', 'Cancellation requested');
-    run.control?.cancel();
+    if (!run || run.controller.signal.aborted) return;
+    this.stopRun(run, { kind: 'cancel' });
   }
 
   /** Kills every running task without recording anything: ownership can no longer be proven. */
@@ -250,8 +288,7 @@ export class TaskEngine {
     if (this.running.size === 0) return;
     this.o.log.error({ reason, tasks: [...this.running.keys()] }, 'abandoning running tasks');
     for (const run of this.running.values()) {
-      run.aborted = true;
-      run.control?.abort();
+      this.abandon(run, reason);
       this.abandoned.set(run.task.id, run);
     }
   }
@@ -298,7 +335,7 @@ export class TaskEngine {
       }
       if (current) chunks.push(current);
       this.logNotifyPending.clear();
-      for (const payload of chunks) void this.o.pool.query(`SELECT pg_notify('${LOG_CHANNEL}', $1)`, [payload]).catch(() => undefined);
+      for (const payload of chunks) notifyLogs(this.o.pool, payload).catch(() => undefined);
     }, 200);
     this.logNotifyTimer.unref();
   }
@@ -326,8 +363,7 @@ export class TaskEngine {
     const timer = new Promise((r) => setTimeout(r, this.o.shutdownGraceMs).unref());
     await Promise.race([all, timer]);
     for (const run of this.running.values()) {
-      run.aborted = true;
-      run.control?.abort();
+      this.abandon(run, 'the node is shutting down');
       try {
         await this.giveUp(run, `Node ${this.o.nodeName} was shut down while the task was running.`, false);
       } catch (err) {
@@ -336,14 +372,6 @@ export class TaskEngine {
     }
     await Promise.race([all, new Promise((r) => setTimeout(r, 5_000).unref())]);
   }
-}
-
-/**
- * Values to mask in the task's log. Ad-hoc scripts carry none; deployments will supply their
- * sensitive variables (decrypted with the master key) here.
- */
-function sensitiveValues(_task: TaskRow): string[] {
-  return [];
 }
 
 /**

@@ -17,15 +17,21 @@ export interface NewTask {
   readonly createdBy: string | null;
 }
 
-/** Queues a task; the notification goes out with the commit, so an idle node starts it at once. */
+/**
+ * Queues a task in one statement (one round trip, its own transaction): the notification is sent
+ * when that statement commits, so an idle node starts the task at once and never before it exists.
+ */
 export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
-  const r = await db.query<RawTask>(
-    `WITH s AS (SELECT nextval('server_tasks_seq') AS seq)
-     INSERT INTO server_tasks (id, seq, space_id, name, description, arguments, retry_on_node_failure, concurrency_tag, timeout_seconds, created_by)
-     SELECT 'ServerTasks-' || s.seq, s.seq, $1, $2, $3, $4, $5, $6, $7, $8 FROM s
-     RETURNING *`,
-    [t.spaceId, t.name, t.description, JSON.stringify(t.arguments), t.retryOnNodeFailure, t.concurrencyTag, t.timeoutSeconds, t.createdBy]);
-  await db.query(`SELECT pg_notify('${TASKS_CHANNEL}', '')`);
+  const r = await db.query<RawTask>({
+    name: 'cuttle_insert_task',
+    text: `WITH s AS (SELECT nextval('server_tasks_seq') AS seq),
+     ins AS (
+       INSERT INTO server_tasks (id, seq, space_id, name, description, arguments, retry_on_node_failure, concurrency_tag, timeout_seconds, created_by)
+       SELECT 'ServerTasks-' || s.seq, s.seq, $1, $2, $3, $4, $5, $6, $7, $8 FROM s
+       RETURNING *)
+     SELECT ins.*, pg_notify('${TASKS_CHANNEL}', '') IS NULL AS notified FROM ins`,
+    values: [t.spaceId, t.name, t.description, JSON.stringify(t.arguments), t.retryOnNodeFailure, t.concurrencyTag, t.timeoutSeconds, t.createdBy],
+  });
   return toTask(r.rows[0] as RawTask);
 }
 
@@ -153,6 +159,8 @@ export interface TaskFilter {
   readonly ids: readonly string[];
   readonly name?: string;
   readonly spaces: readonly string[];
+  /** Only these task types (the ones the caller may view); every type when absent. */
+  readonly types?: readonly string[];
 }
 
 export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: TaskRow[]; total: number }> {
@@ -164,10 +172,21 @@ export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: 
   if (f.ids.length) add('id = ANY(?)', f.ids);
   if (f.name) add('name = ?', f.name);
   if (f.spaces.length) add('space_id = ANY(?)', f.spaces);
+  if (f.types) add('name = ANY(?)', f.types);
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM server_tasks ${w}`, params);
   const r = await db.query<RawTask>(`SELECT * FROM server_tasks ${w} ORDER BY seq DESC OFFSET ${f.skip} LIMIT ${f.take}`, params);
-  return { items: r.rows.map(toTask), total: total.rows[0]?.n ?? 0 };
+  return { items: r.rows.map(toTask), total: await countTasks(db, w, params) };
+}
+
+/** Counted exactly up to here; beyond it the planner's estimate is the total (a long history is never scanned to page it). */
+export const EXACT_COUNT_LIMIT = 10_000;
+
+async function countTasks(db: Queryable, where: string, params: unknown[]): Promise<number> {
+  const exact = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM server_tasks ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) x`, params);
+  const n = exact.rows[0]?.n ?? 0;
+  if (n <= EXACT_COUNT_LIMIT) return n;
+  const plan = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM server_tasks ${where}`, params);
+  return Math.max(n, Math.round(plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? n));
 }
 
 export interface Orphan { readonly task: TaskRow; readonly nodeName: string; readonly lastSeen: Date | null }
@@ -178,9 +197,7 @@ export interface Orphan { readonly task: TaskRow; readonly nodeName: string; rea
  * offline threshold. Locked with SKIP LOCKED so two recoverers never handle the same task; the
  * caller decides each one's fate in the same transaction.
  */
-export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: number, limit = 100): Promise<Orphan[]> {
-  const r = await db.query<RawTask & { node_name: string | null; node_last_seen: Date | null }>(
-    `SELECT t.*, n.name AS node_name, n.last_seen AS node_last_seen
+export const LOCK_ORPHANS_SQL = `SELECT t.*, n.name AS node_name, n.last_seen AS node_last_seen
      FROM server_tasks t LEFT JOIN nodes n ON n.id = t.server_node
      WHERE t.state IN ('Executing', 'Cancelling')
        AND (n.id IS NULL OR n.epoch <> t.node_epoch OR n.stopped_at IS NOT NULL
@@ -188,9 +205,11 @@ export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: n
             OR (n.last_seen < now() - make_interval(secs => $1::double precision / 1000)
                 AND NOT ${NODE_LOCK_HELD}))
      ORDER BY t.seq
-     LIMIT ${limit}
-     FOR UPDATE OF t SKIP LOCKED`,
-    [graceMs, thresholdMs]);
+     LIMIT 100
+     FOR UPDATE OF t SKIP LOCKED`;
+
+export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: number): Promise<Orphan[]> {
+  const r = await db.query<RawTask & { node_name: string | null; node_last_seen: Date | null }>(LOCK_ORPHANS_SQL, [graceMs, thresholdMs]);
   return r.rows.map((row) => ({ task: toTask(row), nodeName: row.node_name ?? row.server_node ?? 'unknown', lastSeen: row.node_last_seen }));
 }
 
@@ -226,5 +245,109 @@ export async function notifyQueued(db: Queryable): Promise<void> {
 export function hotStatements(nodeId: string, epoch: number): { name: string; text: string; values: unknown[] }[] {
   return [
     { name: 'claim', text: CLAIM_TASKS_SQL, values: [nodeId, epoch, 5, 0] },
+    { name: 'retention', text: RETENTION_SQL, values: [30, 1000] },
+    { name: 'orphans', text: LOCK_ORPHANS_SQL, values: [1500, 10_000] },
   ];
+}
+
+/** Proves the claim token is still the task's, and keeps the row from changing owner until commit. */
+export async function lockOwnedTask(db: Queryable, id: string, token: string): Promise<boolean> {
+  const r = await db.query({
+    name: 'cuttle_lock_owned_task',
+    text: `SELECT 1 FROM server_tasks WHERE id = $1 AND claim_token = $2 AND state IN ('Executing', 'Cancelling') FOR SHARE`,
+    values: [id, token],
+  });
+  return r.rowCount === 1;
+}
+
+// Artifacts: files a task collected, kept in the shared Artifacts folder.
+
+export interface ArtifactRow {
+  readonly id: string;
+  readonly spaceId: string;
+  readonly taskId: string;
+  readonly filename: string;
+  readonly relPath: string;
+  readonly length: number;
+  readonly created: Date;
+}
+
+interface RawArtifact { id: string; space_id: string; task_id: string; filename: string; rel_path: string; length: number; created: Date }
+
+function toArtifact(r: RawArtifact): ArtifactRow {
+  return { id: r.id, spaceId: r.space_id, taskId: r.task_id, filename: r.filename, relPath: r.rel_path, length: Number(r.length), created: r.created };
+}
+
+export interface NewArtifact { readonly spaceId: string; readonly taskId: string; readonly filename: string; readonly relPath: string; readonly length: number }
+
+export async function insertArtifact(db: Queryable, a: NewArtifact): Promise<ArtifactRow> {
+  const r = await db.query<RawArtifact>(
+    `INSERT INTO artifacts (id, space_id, task_id, filename, rel_path, length)
+     VALUES ('Artifacts-' || nextval('artifacts_seq'), $1, $2, $3, $4, $5) RETURNING *`,
+    [a.spaceId, a.taskId, a.filename, a.relPath, a.length]);
+  return toArtifact(r.rows[0] as RawArtifact);
+}
+
+export async function listArtifacts(db: Queryable, spaceId: string, regarding: string | undefined, skip: number, take: number): Promise<{ items: ArtifactRow[]; total: number }> {
+  const params: unknown[] = [spaceId];
+  let where = 'space_id = $1';
+  if (regarding) { params.push(regarding); where += ' AND task_id = $2'; }
+  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM artifacts WHERE ${where}`, params);
+  const r = await db.query<RawArtifact>(`SELECT * FROM artifacts WHERE ${where} ORDER BY created DESC, id DESC OFFSET ${skip} LIMIT ${take}`, params);
+  return { items: r.rows.map(toArtifact), total: total.rows[0]?.n ?? 0 };
+}
+
+export async function getArtifact(db: Queryable, id: string): Promise<ArtifactRow | undefined> {
+  const r = await db.query<RawArtifact>('SELECT * FROM artifacts WHERE id = $1', [id]);
+  const row = r.rows[0];
+  return row ? toArtifact(row) : undefined;
+}
+
+/** The node's task cap and drain as the database has them now. */
+export async function readNodeSettings(db: Queryable, nodeId: string): Promise<{ cap: number; drain: boolean } | undefined> {
+  const r = await db.query<{ max_concurrent_tasks: number; drain: boolean }>('SELECT max_concurrent_tasks, drain FROM nodes WHERE id = $1', [nodeId]);
+  const row = r.rows[0];
+  return row ? { cap: row.max_concurrent_tasks, drain: row.drain } : undefined;
+}
+
+/** Wakes live-log readers on every node: `payload` names the tasks whose logs grew (comma-separated). */
+export async function notifyLogs(db: Queryable, payload: string): Promise<void> {
+  await db.query(`SELECT pg_notify('${LOG_CHANNEL}', $1)`, [payload]);
+}
+
+// Cluster-wide jobs of the task system.
+
+/** A numeric setting (days, say), or the fallback when unset or not a non-negative number. */
+export async function numberSetting(db: Queryable, key: string, fallback: number): Promise<number> {
+  const r = await db.query<{ value: unknown }>('SELECT value FROM settings WHERE key = $1', [key]);
+  const v = r.rows[0]?.value;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+
+export const RETENTION_SQL = `UPDATE server_tasks SET logs_deleted = true
+     WHERE id = ANY (ARRAY(
+       -- server_tasks_retention: only finished tasks whose logs still exist, oldest first.
+       SELECT id FROM server_tasks
+       WHERE completed_time IS NOT NULL AND NOT logs_deleted
+         AND completed_time < now() - make_interval(secs => $1::double precision * 86400)
+       ORDER BY completed_time LIMIT $2))
+     RETURNING id`;
+
+/** Marks the logs of up to `limit` tasks finished more than `days` ago as deleted (and drops their artifact rows). */
+export async function markLogsDeleted(db: Queryable, days: number, limit: number): Promise<string[]> {
+  const r = await db.query<{ id: string }>(RETENTION_SQL, [days, limit]);
+  const ids = r.rows.map((x) => x.id);
+  if (ids.length) await db.query('DELETE FROM artifacts WHERE task_id = ANY($1)', [ids]);
+  return ids;
+}
+
+/** Removes nodes offline for more than `days` that run nothing and whose process is gone; returns their names. */
+export async function pruneOfflineNodes(db: Queryable, days: number): Promise<string[]> {
+  const r = await db.query<{ name: string }>(
+    `DELETE FROM nodes n
+     WHERE coalesce(n.last_seen, n.registered_at) < now() - make_interval(secs => $1::double precision * 86400)
+       AND NOT EXISTS (SELECT 1 FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling'))
+       AND NOT ${NODE_LOCK_HELD}
+     RETURNING n.name`, [days]);
+  return r.rows.map((x) => x.name);
 }

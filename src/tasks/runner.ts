@@ -1,27 +1,48 @@
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { constants } from 'node:fs';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { errorMessage } from '../errors.js';
-import type { TaskLogWriter } from './log.js';
-import type { Outcome, TaskRow } from './types.js';
+import type { LogBlock } from './log.js';
+import type { Outcome, StopReason } from './types.js';
 
 /** What a script asks of the server through service messages on stdout (Octopus's `##octopus[...]`). */
 export interface ScriptServices {
+  /** `path` is the file the script named, resolved against its working folder. */
   createArtifact(path: string, name: string): Promise<void>;
 }
 
-export interface RunControl {
-  /** TERM the process tree, KILL it after the grace period. */
-  cancel(): void;
-  /** KILL the process tree at once: the node no longer owns the task. */
-  abort(): void;
+export type ScriptSyntax = 'Bash' | 'PowerShell';
+export const SCRIPT_SYNTAXES: readonly ScriptSyntax[] = ['Bash', 'PowerShell'];
+
+/** One script run: per call, not per task, so a multi-step task runs many with different settings. */
+export interface ScriptOptions {
+  readonly body: string;
+  readonly syntax: ScriptSyntax;
+  /** Added to the node's environment, which never carries Cuttle's own CUTTLE_* settings. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The script's work folder: created for the run, removed after it. */
+  readonly cwd: string;
+  /** This script's own limit (a step timeout); the task's limit arrives through `signal`. */
+  readonly timeoutMs?: number;
+  /** Cancel, timeout and loss of ownership; its reason is a StopReason. */
+  readonly signal: AbortSignal;
+  /** The OS account the script runs as (the built-in worker's user); the node's own when absent. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  readonly log: LogBlock;
+  readonly services: ScriptServices;
+  /** Named in errors (which node lacks PowerShell). */
+  readonly nodeName: string;
 }
 
 const GRACE_MS = 3_000;
+/** Longer output lines are cut into pieces: a script printing without newlines cannot fill the node's memory. */
+const MAX_LINE = 16 * 1024;
 
-// Bash helpers every script gets, after Octopus's names.
-const PREAMBLE = `
+// Helpers every script gets, after Octopus's names. Paths and names travel base64-encoded.
+const BASH_PREAMBLE = `
 new_octopusartifact() {
   local path="$1"; local name="\${2:-}"
   if [ ! -f "$path" ]; then echo "new_octopusartifact: $path is not a file" >&2; return 1; fi
@@ -33,12 +54,24 @@ write_warning() { echo "##octopus[writeLog category='V2FybmluZw==' message='$(pr
 write_verbose() { echo "##octopus[writeLog category='VmVyYm9zZQ==' message='$(printf %s "$*" | base64 -w0)']"; }
 `;
 
-// The wrapper leads the task's process group. It runs the script in the background and watches
+const POWERSHELL_PREAMBLE = `
+function Convert-ToOctopusBase64([string]$s) { [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($s)) }
+function New-OctopusArtifact([string]$Path, [string]$Name) {
+  if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { Write-Error "New-OctopusArtifact: $Path is not a file"; return }
+  $full = (Resolve-Path -LiteralPath $Path).Path
+  if (-not $Name) { $Name = Split-Path -Leaf $full }
+  Write-Host "##octopus[createArtifact path='$(Convert-ToOctopusBase64 $full)' name='$(Convert-ToOctopusBase64 $Name)']"
+}
+function Write-Highlight([string]$Message) { Write-Host "##octopus[writeLog category='SGlnaGxpZ2h0' message='$(Convert-ToOctopusBase64 $Message)']" }
+$ErrorActionPreference = 'Stop'
+`;
+
+// The wrapper leads the script's process group. It runs the script in the background and watches
 // its own stdin, a pipe from the node: when the node dies (even by SIGKILL) the pipe closes, the
 // read returns, and the whole group is killed — no orphaned script runs beside a re-run.
 const WRAPPER = `exec 3<&0
 ( trap '' TERM INT HUP; read -r _ <&3; kill -KILL -$$ ) >/dev/null 2>&1 &
-bash "$1" </dev/null &
+"$@" </dev/null &
 child=$!
 wait "$child"
 `;
@@ -60,88 +93,133 @@ export function scriptEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CUTTLE_')));
 }
 
-export interface ScriptRun {
-  readonly control: RunControl;
-  readonly done: Promise<Outcome>;
+/** The first `name` executable on the PATH, if any. */
+export async function onPath(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
 }
 
-/** Runs a Bash script in its own process group, logging stdout as Info and stderr as Error. */
-export async function runBashScript(task: TaskRow, workDir: string, script: string, log: TaskLogWriter, services: ScriptServices): Promise<ScriptRun> {
-  await mkdir(workDir, { recursive: true });
-  const scriptPath = join(workDir, 'script.sh');
-  const wrapperPath = join(workDir, '.wrapper.sh');
-  await writeFile(scriptPath, PREAMBLE + '\n' + script + '\n', { mode: 0o700 });
+/** Calls `onLine` for every line of a stream (long lines in pieces); resolves when the stream ends. */
+function eachLine(stream: Readable, onLine: (line: string) => void): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  const take = (text: string) => {
+    const buf = pending + text;
+    let start = 0;
+    let nl: number;
+    while ((nl = buf.indexOf('\n', start)) >= 0) {
+      onLine(buf.slice(start, buf.charCodeAt(nl - 1) === 13 && nl > start ? nl - 1 : nl));
+      start = nl + 1;
+    }
+    pending = buf.slice(start);
+    while (pending.length > MAX_LINE) {
+      onLine(pending.slice(0, MAX_LINE));
+      pending = pending.slice(MAX_LINE);
+    }
+  };
+  stream.on('data', (d: Buffer) => take(decoder.write(d)));
+  return new Promise((resolve) => {
+    const finish = () => { take(decoder.end()); if (pending) onLine(pending); pending = ''; resolve(); };
+    stream.once('end', finish);
+    stream.once('error', finish);
+  });
+}
+
+/**
+ * Runs one script in its own process group, logging stdout as Info and stderr as Error into
+ * `log`, and returns how it ended. Stopping follows the signal's reason: cancel and timeout send
+ * TERM to the whole group and KILL after a grace period; loss of ownership KILLs at once.
+ */
+export async function runScript(o: ScriptOptions): Promise<Outcome> {
+  let interpreter: string[];
+  if (o.syntax === 'PowerShell') {
+    const pwsh = await onPath('pwsh');
+    if (!pwsh) return { kind: 'failed', message: `PowerShell scripts need pwsh (PowerShell 7) on the PATH of node ${o.nodeName}, and it is not there; install PowerShell on that node or write the script in Bash.` };
+    interpreter = [pwsh, '-NoLogo', '-NoProfile', '-NonInteractive', '-File'];
+  } else {
+    interpreter = ['bash'];
+  }
+  if (o.signal.aborted) return stoppedOutcome(o.signal.reason as StopReason);
+  await mkdir(o.cwd, { recursive: true, mode: 0o700 });
+  const scriptPath = join(o.cwd, o.syntax === 'PowerShell' ? 'script.ps1' : 'script.sh');
+  const wrapperPath = join(o.cwd, '.wrapper.sh');
+  await writeFile(scriptPath, (o.syntax === 'PowerShell' ? POWERSHELL_PREAMBLE : BASH_PREAMBLE) + '\n' + o.body + '\n', { mode: 0o700 });
   await writeFile(wrapperPath, WRAPPER, { mode: 0o700 });
 
-  const child = spawn('bash', [wrapperPath, scriptPath], {
-    cwd: workDir,
+  const child = spawn('bash', [wrapperPath, ...interpreter, scriptPath], {
+    cwd: o.cwd,
     detached: true, // its own process group, so the whole tree can be signalled
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...scriptEnvironment(), OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: (task.serverNode ?? '').replace(/^OctopusServerNodes-/, '') },
+    env: { ...scriptEnvironment(), ...o.env },
+    ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
   });
-  const pgid = child.pid!;
-  let reason: 'cancel' | 'timeout' | 'abort' | undefined;
+  child.stdin!.on('error', () => undefined);
+  const pgid = child.pid;
+  let stopped: StopReason | undefined;
   let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (sig: NodeJS.Signals) => { try { process.kill(-pgid, sig); } catch { /* already gone */ } };
-  const stopTree = (why: 'cancel' | 'timeout' | 'abort') => {
-    if (reason) { if (why === 'abort') signalGroup('SIGKILL'); return; }
-    reason = why;
-    if (why === 'abort') { signalGroup('SIGKILL'); return; }
+  const signalGroup = (sig: NodeJS.Signals) => { if (pgid) { try { process.kill(-pgid, sig); } catch { /* already gone */ } } };
+  const stop = (why: StopReason) => {
+    if (stopped) { if (why.kind === 'abort') signalGroup('SIGKILL'); return; }
+    stopped = why;
+    if (why.kind === 'abort') { signalGroup('SIGKILL'); return; }
     signalGroup('SIGTERM');
     killTimer = setTimeout(() => signalGroup('SIGKILL'), GRACE_MS);
     killTimer.unref();
   };
+  const onAbort = () => stop(o.signal.reason as StopReason);
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  const timeout = o.timeoutMs ? setTimeout(() => stop({ kind: 'timeout', seconds: Math.round(o.timeoutMs! / 1000) }), o.timeoutMs) : undefined;
 
   const pending: Promise<void>[] = [];
   const serviceFailures: string[] = [];
   const onStdout = (line: string) => {
-    if (line.startsWith('##octopus[')) {
-      if (line.startsWith('##octopus[createArtifact')) {
-        const path = attr(line, 'path');
-        const name = attr(line, 'name');
-        if (path && name) {
-          pending.push(services.createArtifact(decode(path), decode(name)).then(
-            () => log.write('Info', `Artifact ${decode(name)} collected`).then(() => undefined),
-            (err) => { serviceFailures.push(errorMessage(err)); return log.write('Error', `Could not collect artifact ${decode(name)}: ${errorMessage(err)}`).then(() => undefined); }));
-          return;
-        }
-      } else if (line.startsWith('##octopus[writeLog')) {
-        const cat = decode(attr(line, 'category') ?? '');
-        const msg = decode(attr(line, 'message') ?? '');
-        if (cat === 'Highlight' || cat === 'Warning' || cat === 'Verbose') { void log.write(cat, msg); return; }
+    if (line.startsWith('##octopus[createArtifact')) {
+      const path = attr(line, 'path');
+      const name = attr(line, 'name');
+      if (path && name) {
+        pending.push(o.services.createArtifact(decode(path), decode(name)).then(
+          () => o.log.info(`Artifact ${decode(name)} collected`),
+          (err) => { serviceFailures.push(errorMessage(err)); return o.log.error(`Could not collect artifact ${decode(name)}: ${errorMessage(err)}`); }));
+        return;
       }
+    } else if (line.startsWith('##octopus[writeLog')) {
+      const cat = decode(attr(line, 'category') ?? '');
+      const msg = decode(attr(line, 'message') ?? '');
+      if (cat === 'Highlight' || cat === 'Warning' || cat === 'Verbose') { void o.log.write(cat, msg); return; }
     }
-    void log.write('Info', line);
+    void o.log.info(line);
   };
-  const out = createInterface({ input: child.stdout! });
-  const err = createInterface({ input: child.stderr! });
-  out.on('line', onStdout);
-  err.on('line', (line) => void log.write('Error', line));
-  const streamsClosed = Promise.all([new Promise((r) => out.once('close', r)), new Promise((r) => err.once('close', r))]);
+  const streamsClosed = Promise.all([eachLine(child.stdout!, onStdout), eachLine(child.stderr!, (line) => void o.log.error(line))]);
 
-  const timeoutSeconds = task.timeoutSeconds;
-  const timeout = timeoutSeconds ? setTimeout(() => stopTree('timeout'), timeoutSeconds * 1000) : undefined;
+  const code = await new Promise<number>((resolve) => {
+    child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+    child.once('error', () => resolve(127));
+  });
+  // Closing the pipe makes the watchdog kill whatever the script left running in its group; the
+  // SIGKILL makes sure of it (a process that ignores TERM must not outlive its task).
+  child.stdin!.end();
+  signalGroup('SIGKILL');
+  o.signal.removeEventListener('abort', onAbort);
+  await Promise.race([streamsClosed, new Promise((r) => setTimeout(r, 5_000).unref())]);
+  if (timeout) clearTimeout(timeout);
+  if (killTimer) clearTimeout(killTimer);
+  await Promise.all(pending);
+  await rm(o.cwd, { recursive: true, force: true }).catch(() => undefined);
+  if (stopped) return stoppedOutcome(stopped);
+  if (code !== 0) return { kind: 'failed', message: `The script exited with code ${code}.` };
+  if (serviceFailures.length) return { kind: 'failed', message: serviceFailures[0]! };
+  return { kind: 'success' };
+}
 
-  const done = (async (): Promise<Outcome> => {
-    const code = await new Promise<number | null>((resolve) => {
-      child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
-      child.once('error', () => resolve(127));
-    });
-    // Closing the pipe makes the watchdog kill whatever the script left running in its group; the
-    // SIGKILL makes sure of it (a process that ignores TERM must not outlive its task).
-    child.stdin!.end();
-    signalGroup('SIGKILL');
-    await Promise.race([streamsClosed, new Promise((r) => setTimeout(r, 5_000).unref())]);
-    if (timeout) clearTimeout(timeout);
-    if (killTimer) clearTimeout(killTimer);
-    await Promise.all(pending);
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-    if (reason === 'timeout') return { kind: 'timedOut', seconds: timeoutSeconds ?? 0 };
-    if (reason === 'cancel' || reason === 'abort') return { kind: 'canceled' };
-    if (code !== 0) return { kind: 'failed', message: `The script exited with code ${code}.` };
-    if (serviceFailures.length) return { kind: 'failed', message: serviceFailures[0]! };
-    return { kind: 'success' };
-  })();
-  child.stdin!.on('error', () => undefined);
-  return { control: { cancel: () => stopTree('cancel'), abort: () => stopTree('abort') }, done };
+export function stoppedOutcome(r: StopReason): Outcome {
+  switch (r.kind) {
+    case 'cancel':
+    case 'abort': return { kind: 'canceled' };
+    case 'timeout': return { kind: 'timedOut', seconds: r.seconds };
+    case 'failure': return { kind: 'failed', message: r.message };
+  }
 }

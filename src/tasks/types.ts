@@ -3,13 +3,6 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const ACTIVE_STATES: readonly TaskState[] = ['Executing', 'Cancelling'];
 export const FINAL_STATES: readonly TaskState[] = ['Success', 'Failed', 'Canceled', 'TimedOut'];
 
-/** Task types the built-in worker runs; `safeToRerun` types go back to the queue when their node dies. */
-export const TASK_TYPES = {
-  AdHocScript: { description: 'Run an ad-hoc script', safeToRerun: false },
-  Noop: { description: 'Do nothing (smoke checks and benchmarks)', safeToRerun: true },
-} as const;
-export type TaskType = keyof typeof TASK_TYPES;
-
 export interface TaskRow {
   readonly id: string;
   readonly seq: number;
@@ -66,3 +59,12 @@ export function outcomeState(o: Outcome): { state: TaskState; error: string | nu
     case 'timedOut': return { state: 'TimedOut', error: `The task did not finish within its timeout of ${o.seconds} seconds and was stopped.` };
   }
 }
+
+/** Why a run was told to stop; carried by the run's AbortSignal down to every script it started. */
+export type StopReason =
+  | { readonly kind: 'cancel' }
+  | { readonly kind: 'timeout'; readonly seconds: number }
+  /** The node can no longer prove it owns the task: kill at once, record nothing. */
+  | { readonly kind: 'abort'; readonly why: string }
+  /** Something the task depends on failed (its log could not be written). */
+  | { readonly kind: 'failure'; readonly message: string };

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { EnvironmentError, NotFoundError } from '../../errors.js';
-import { getArtifact, listArtifacts, type ArtifactRow } from '../../tasks/artifacts.js';
+import { getArtifact, listArtifacts, type ArtifactRow } from '../../tasks/queries.js';
 import { intParam, stringParam } from '../query.js';
 import { collection } from '../resources.js';
 import type { ApiContext } from '../context.js';

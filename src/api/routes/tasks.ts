@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
-import { withTransaction } from '../../db/pool.js';
 import { getTask, insertTask, listTasks, requestCancel, type NewTask } from '../../tasks/queries.js';
-import { TASK_STATES, TASK_TYPES, FINAL_STATES, type TaskRow, type TaskType } from '../../tasks/types.js';
+import { TASK_STATES, FINAL_STATES, type TaskRow } from '../../tasks/types.js';
+import type { ParsedArguments, TaskPermissions, TaskRegistry } from '../../tasks/handler.js';
+import { hasPermission, type Permission } from '../../auth/permissions.js';
 import { taskResource } from '../../tasks/present.js';
 import { intParam, listParam, stringParam } from '../query.js';
-import { requireAdmin } from '../auth.js';
+import { requirePermission } from '../auth.js';
 import { collection } from '../resources.js';
 import type { ApiContext } from '../context.js';
 
@@ -34,53 +35,44 @@ const createBody = {
   },
 } as const;
 
-const MAX_SCRIPT = 1024 * 1024;
-
-/** Validates a task request into what is stored; every problem named in one 400. */
-export function validateNewTask(body: Record<string, unknown>, space: string, user: string | null): NewTask {
+/** Validates a task request through its handler into what is stored; every problem named in one 400. */
+export function validateNewTask(registry: TaskRegistry, body: Record<string, unknown>, space: string, user: string | null): NewTask {
   const name = body.Name as string;
-  if (!Object.hasOwn(TASK_TYPES, name)) {
-    throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${Object.keys(TASK_TYPES).join(', ')}.`);
-  }
-  const args = (body.Arguments ?? {}) as Record<string, unknown>;
+  const handler = registry.require(name);
   const errors: string[] = [];
-  let timeoutSeconds: number | null = null;
-  const stored: Record<string, unknown> = {};
-  if (name === 'AdHocScript') {
-    const script = args.ScriptBody;
-    if (typeof script !== 'string' || script.trim() === '') errors.push('Arguments.ScriptBody must be a non-empty string holding the script.');
-    else if (Buffer.byteLength(script) > MAX_SCRIPT) errors.push('Arguments.ScriptBody is larger than 1 MiB.');
-    const syntax = args.Syntax ?? 'Bash';
-    if (syntax !== 'Bash') errors.push(`Arguments.Syntax "${String(syntax)}" is not supported; this server runs Bash scripts, so set Syntax to "Bash".`);
-    stored.ScriptBody = script;
-    stored.Syntax = 'Bash';
-    timeoutSeconds = 3600;
+  let parsed: ParsedArguments<Record<string, unknown>> | undefined;
+  try {
+    parsed = registry.parseArguments(name, body.Arguments ?? {});
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    errors.push(...(err.details.length ? err.details : [err.message]));
   }
-  if (args.TimeoutSeconds !== undefined) {
-    const t = args.TimeoutSeconds;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 7 * 86400) errors.push('Arguments.TimeoutSeconds must be a whole number of seconds from 1 to 604800.');
-    else { timeoutSeconds = t; stored.TimeoutSeconds = t; }
-  }
-  for (const [k, v] of Object.entries(args)) if (!(k in stored) && k !== 'TimeoutSeconds') stored[k] = v;
   if (body.SpaceId !== undefined && body.SpaceId !== space) errors.push(`SpaceId "${String(body.SpaceId)}" does not match the space of the route (${space}).`);
-  if (errors.length) throw new InputError('There was a problem with your request.', errors);
+  if (errors.length || !parsed) throw new InputError('There was a problem with your request.', errors);
   return {
     spaceId: space,
     name,
-    description: typeof body.Description === 'string' && body.Description ? body.Description : TASK_TYPES[name as TaskType].description,
-    arguments: stored,
-    retryOnNodeFailure: body.RetryOnNodeFailure === true,
+    description: typeof body.Description === 'string' && body.Description ? body.Description : handler.description,
+    arguments: parsed.arguments,
+    // Recovery re-queues what the caller asked to be retried and what its handler says is safe to run again.
+    retryOnNodeFailure: body.RetryOnNodeFailure === true || handler.safeToRerun,
     concurrencyTag: typeof body.ConcurrencyTag === 'string' && body.ConcurrencyTag ? body.ConcurrencyTag : null,
-    timeoutSeconds,
+    timeoutSeconds: parsed.timeoutSeconds ?? null,
     createdBy: user,
   };
 }
 
+/** The permission a task operation needs; a type this node does not know needs an administrator. */
+function permissionFor(ctx: ApiContext, name: string, op: keyof TaskPermissions): Permission {
+  return ctx.registry.get(name)?.permissions[op] ?? 'AdministerSystem';
+}
+
+/** The task named by the route, when the caller may see it (a task they may not see is not there). */
 export async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
   const id = (req.params as { id: string }).id;
   const space = spaceOf(req);
   const t = /^ServerTasks-\d+$/.test(id) ? await getTask(ctx.pool, id) : undefined;
-  if (!t || (space && t.spaceId !== space)) throw new NotFoundError(`There is no task ${id}.`);
+  if (!t || (space && t.spaceId !== space) || !hasPermission(req.user, permissionFor(ctx, t.name, 'view'))) throw new NotFoundError(`There is no task ${id}.`);
   return t;
 }
 
@@ -94,8 +86,12 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const bad = states.filter((s) => !(TASK_STATES as readonly string[]).includes(s));
       if (bad.length) throw new InputError(`Unknown task state(s) ${bad.join(', ')}; use ${TASK_STATES.join(', ')}.`);
       const spaces = space ? [space] : listParam(req.query, 'spaces');
+      // Only the task types the caller may view; all of them for most users (no filter then).
+      const handlers = ctx.registry.list();
+      const viewable = handlers.filter((h) => hasPermission(req.user, h.permissions.view)).map((h) => h.name);
       const r = await listTasks(ctx.pool, {
         skip, take, states, ids: listParam(req.query, 'ids'), spaces,
+        ...(hasPermission(req.user, 'AdministerSystem') || viewable.length === handlers.length ? {} : { types: viewable }),
         ...(stringParam(req.query, 'node') ? { node: stringParam(req.query, 'node')! } : {}),
         ...(stringParam(req.query, 'name') ? { name: stringParam(req.query, 'name')! } : {}),
       });
@@ -104,16 +100,16 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.get(`${prefix}/tasks/tasktypes`, async (req) => {
       spaceOf(req);
-      return Object.entries(TASK_TYPES).map(([id, t]) => ({ Id: id, Name: id, Description: t.description }));
+      return ctx.registry.list().map((h) => ({ Id: h.name, Name: h.name, Description: h.description }));
     });
 
     app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
       const space = spaceOf(req) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
       if (space !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${space}; the default space is ${DEFAULT_SPACE}.`);
-      const t = validateNewTask(req.body as Record<string, unknown>, space, req.user?.id ?? null);
-      // Running arbitrary scripts on the server is an administrator's right, as in Octopus.
-      if (t.name === 'AdHocScript') requireAdmin(req);
-      const task = await withTransaction(ctx.pool, (c) => insertTask(c, t));
+      const name = (req.body as { Name: string }).Name;
+      requirePermission(req, permissionFor(ctx, ctx.registry.require(name).name, 'queue'));
+      const t = validateNewTask(ctx.registry, req.body as Record<string, unknown>, space, req.user?.id ?? null);
+      const task = await insertTask(ctx.pool, t);
       return reply.code(201).send(taskResource(task));
     });
 
@@ -121,6 +117,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.post(`${prefix}/tasks/:id/cancel`, async (req) => {
       const t = await taskOr404(ctx, req);
+      requirePermission(req, permissionFor(ctx, t.name, 'cancel'));
       const after = await requestCancel(ctx.pool, t.id);
       if (after) return taskResource(after);
       const now = (await getTask(ctx.pool, t.id))!;
@@ -131,12 +128,12 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
     app.post(`${prefix}/tasks/rerun/:id`, async (req, reply) => {
       const t = await taskOr404(ctx, req);
       if (!FINAL_STATES.includes(t.state)) throw new ConflictError(`Task ${t.id} is still ${t.state}; only a finished task can be re-run.`);
-      if (t.name === 'AdHocScript') requireAdmin(req);
-      const task = await withTransaction(ctx.pool, (c) => insertTask(c, {
+      requirePermission(req, permissionFor(ctx, t.name, 'rerun'));
+      const task = await insertTask(ctx.pool, {
         spaceId: t.spaceId, name: t.name, description: t.description, arguments: t.arguments,
         retryOnNodeFailure: t.retryOnNodeFailure, concurrencyTag: t.concurrencyTag, timeoutSeconds: t.timeoutSeconds,
         createdBy: req.user?.id ?? null,
-      }));
+      });
       return reply.code(201).send(taskResource(task));
     });
   }
