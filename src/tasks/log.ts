@@ -1,87 +1,231 @@
-import { appendFile, mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
+import {
+  attemptIndexName, attemptLogName, capText, isVerbose, lineRecord, recoveryLogName, Segments, structureRecord, taskLogDir,
+  type BlockStatus, type IndexRecord, type LogCategory, type StructureRecord,
+} from './logFormat.js';
 
-export const LOG_CATEGORIES = ['Trace', 'Verbose', 'Info', 'Highlight', 'Wait', 'Gap', 'Alert', 'Warning', 'Error', 'Fatal', 'Planned', 'Updated', 'Finished', 'Abandoned'] as const;
-export type LogCategory = (typeof LOG_CATEGORIES)[number];
+export { LOG_CATEGORIES, taskLogDir, type BlockStatus, type LogCategory, type LogElement } from './logFormat.js';
 
-export interface LogElement {
-  readonly Category: LogCategory;
-  readonly OccurredAt: string;
-  readonly MessageText: string;
-  readonly Detail: string | null;
-}
+const MASK = '********';
 
-/** Replaces every sensitive value (longer than 3 characters, as Octopus does) with ********. */
+/**
+ * Replaces every sensitive value longer than 3 characters (as Octopus does) with ********. A value
+ * that spans lines is masked whole, and each of its lines long enough is masked too: a script that
+ * prints it reaches the log line by line.
+ */
 export class Masker {
-  private readonly values: string[];
-  constructor(values: readonly string[] = []) {
-    this.values = [...new Set(values.filter((v) => v.length > 3))].sort((a, b) => b.length - a.length);
+  private values: string[] = [];
+  constructor(values: readonly string[] = []) { this.add(values); }
+
+  /** More values, e.g. once a handler has decrypted them; they apply to every later write. */
+  add(values: readonly string[]): void {
+    const all = new Set(this.values);
+    for (const v of values) {
+      if (v.length > 3) all.add(v);
+      if (/[\r\n]/.test(v)) {
+        for (const line of v.split(/\r\n|\r|\n/)) {
+          const trimmed = line.trim();
+          if (trimmed.length > 3) all.add(trimmed);
+        }
+      }
+    }
+    // Longest first, so a value containing another is masked whole.
+    this.values = [...all].sort((a, b) => b.length - a.length);
   }
+
   mask(text: string): string {
     let out = text;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join('********');
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
     return out;
   }
 }
 
-/** The folder of one task's log files in the shared TaskLogs folder. */
-export function taskLogDir(taskLogs: string, taskId: string): string {
-  if (!/^ServerTasks-\d+$/.test(taskId)) throw new Error(`not a task id: ${taskId}`);
-  return join(taskLogs, taskId);
+/** A node of the log tree: the task itself, a step under it, an action under a step. */
+export interface LogBlock {
+  /** Unique within the task, across attempts (the root's is the task id, shared by every attempt). */
+  readonly id: string;
+  /** Appends a line to this block; a block that has ended passes it to its nearest open ancestor. */
+  write(category: LogCategory, message: string, detail?: string | null): Promise<void>;
+  info(message: string): Promise<void>;
+  verbose(message: string): Promise<void>;
+  warn(message: string): Promise<void>;
+  error(message: string): Promise<void>;
+  highlight(message: string): Promise<void>;
+  /** Opens a child block (a step under the task, an action under a step): a block-start record. */
+  child(name: string): LogBlock;
+  /**
+   * Closes the block: a block-end record with its status (Success becomes SuccessWithWarning when
+   * a warning or error was written in it). Idempotent; ending a parent ends open children (Canceled).
+   * Ending the root ends its children only: the task's own status is the task's state.
+   */
+  end(status: BlockStatus): Promise<void>;
+  /** A Warning/Error/Fatal was written in this block or below. */
+  readonly hasWarnings: boolean;
 }
 
-/**
- * Appends one attempt's log. This node is the file's only writer (one file per attempt, so a
- * fenced-out owner that is still alive cannot corrupt the next attempt's file). Lines are written
- * in order, in batches, each batch handed to the kernel before its writes resolve — a SIGKILL of
- * the node loses nothing already reported written. The file is opened per batch rather than held
- * open: a share that went away, or turned read-only, is noticed at the next line. Writes are
- * asynchronous, so a slow share never stalls the event loop (or the heartbeat).
- */
-export class TaskLogWriter {
-  private pending: { line: string; done: () => void }[] = [];
-  private flushing: Promise<void> | undefined;
-  private failure: Error | undefined;
-  private warnings = false;
+type Item =
+  | { kind: 'line'; block: Block; text: string; verbose: boolean; done: () => void }
+  | { kind: 'structure'; block: Block; record: StructureRecord; done: () => void };
 
-  private constructor(
-    readonly path: string,
-    private readonly masker: Masker,
-    private readonly onWritten: () => void,
-    private readonly onFailure: (err: Error) => void,
-  ) {}
+class Block implements LogBlock {
+  open = true;
+  warnings = false;
+  readonly children = new Set<Block>();
+  // Counted as lines are queued (the end record carries them); ranges as they are written.
+  readonly own: [number, number] = [0, 0];
+  readonly segs = new Segments();
 
-  static async open(taskLogs: string, taskId: string, fileName: string, masker: Masker, onWritten: () => void, onFailure: (err: Error) => void): Promise<TaskLogWriter> {
-    const w = new TaskLogWriter(join(taskLogDir(taskLogs, taskId), fileName), masker, onWritten, onFailure);
-    // A first attempt's folder cannot exist yet: make it now rather than after a failed append.
-    if (fileName === 'attempt-1.log') await w.makeFolder();
-    return w;
-  }
-
-  // Not recursive: a TaskLogs folder that vanished (an unmounted share) must fail, not be recreated locally.
-  private async makeFolder(): Promise<void> {
-    await mkdir(dirname(this.path)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
-  }
-
-  /** Appends; the task's folder is created on the first write that finds it missing. */
-  private async append(text: string): Promise<void> {
-    try {
-      await appendFile(this.path, text, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await this.makeFolder();
-      await appendFile(this.path, text, 'utf8');
-    }
-  }
+  constructor(private readonly w: TaskLogWriter, readonly id: string, readonly parent: Block | undefined, readonly name: string) {}
 
   get hasWarnings(): boolean { return this.warnings; }
 
+  private target(): Block {
+    let b: Block = this;
+    while (!b.open && b.parent) b = b.parent;
+    return b;
+  }
+
   write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
-    if (category === 'Warning' || category === 'Error' || category === 'Fatal') this.warnings = true;
-    if (this.failure) return Promise.resolve();
-    const line = JSON.stringify({ t: new Date().toISOString(), c: category, m: this.masker.mask(message), ...(detail ? { d: this.masker.mask(detail) } : {}) }) + '\n';
-    const written = new Promise<void>((done) => this.pending.push({ line, done }));
+    const b = this.target();
+    if (category === 'Warning' || category === 'Error' || category === 'Fatal') {
+      for (let p: Block | undefined = b; p && !p.warnings; p = p.parent) p.warnings = true;
+    }
+    return this.w.enqueueLine(b, category, message, detail);
+  }
+
+  info(message: string) { return this.write('Info', message); }
+  verbose(message: string) { return this.write('Verbose', message); }
+  warn(message: string) { return this.write('Warning', message); }
+  error(message: string) { return this.write('Error', message); }
+  highlight(message: string) { return this.write('Highlight', message); }
+
+  child(name: string): LogBlock {
+    const parent = this.target();
+    const b = new Block(this.w, this.w.nextId(), parent, this.w.maskName(name));
+    parent.children.add(b);
+    void this.w.enqueueStructure(b, { k: 'start', t: now(), id: b.id, p: parent.id, n: b.name });
+    return b;
+  }
+
+  end(status: BlockStatus): Promise<void> {
+    if (!this.open) return Promise.resolve();
+    const ends = [...this.children].map((c) => c.end('Canceled'));
+    if (!this.parent) return Promise.all(ends).then(() => undefined);
+    this.open = false;
+    this.parent.children.delete(this);
+    const s: BlockStatus = status === 'Success' && this.warnings ? 'SuccessWithWarning' : status;
+    return this.w.enqueueStructure(this, { k: 'end', t: now(), id: this.id, p: this.parent.id, n: this.name, s, own: [...this.own] });
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+export interface OpenOptions {
+  readonly taskLogs: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly masker: Masker;
+  /** After each batch reached the kernel (the engine NOTIFYs live readers). */
+  readonly onWritten: () => void;
+  /** Once, on the first write that failed; later writes are dropped. */
+  readonly onFailure: (err: Error) => void;
+}
+
+/** A checkpoint in the index at least this often, so a reader scans at most this much log past it. */
+const CHECKPOINT_BYTES = 1024 * 1024;
+
+/**
+ * Appends one attempt's log and its index. This node is the files' only writer (one pair per
+ * attempt, so a fenced-out owner that is still alive cannot corrupt the next attempt's files).
+ * Records are written in order, in batches, each batch handed to the kernel before its writes
+ * resolve — a SIGKILL of the node loses nothing already reported written. The files are opened per
+ * batch rather than held open: a share that went away, or turned read-only, is noticed at the next
+ * batch. Writes are asynchronous, so a slow share never stalls the event loop (or the heartbeat).
+ */
+export class TaskLogWriter {
+  readonly root: LogBlock;
+  private readonly rootBlock: Block;
+  private readonly open = new Map<string, Block>();
+  private pending: Item[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+  private seq = 0;
+  private lastCheckpoint = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly logPath: string,
+    private readonly indexPath: string,
+    private readonly attempt: number,
+    private readonly masker: Masker,
+    private readonly onWritten: () => void,
+    private readonly onFailure: (err: Error) => void,
+    private size: number,
+    taskId: string,
+  ) {
+    this.rootBlock = new Block(this, taskId, undefined, '');
+    this.root = this.rootBlock;
+    this.open.set(taskId, this.rootBlock);
+  }
+
+  static async open(o: OpenOptions): Promise<TaskLogWriter> {
+    const dir = taskLogDir(o.taskLogs, o.taskId);
+    const logPath = join(dir, attemptLogName(o.attempt));
+    // A first attempt's folder cannot exist yet: make it now rather than after a failed append.
+    if (o.attempt === 1) await makeFolder(dir);
+    // Offsets in the index count from the file's start; an attempt is normally a new file.
+    const size = await stat(logPath).then((s) => s.size, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 0; throw e; });
+    return new TaskLogWriter(dir, logPath, join(dir, attemptIndexName(o.attempt)), o.attempt, o.masker, o.onWritten, o.onFailure, size, o.taskId);
+  }
+
+  get hasWarnings(): boolean { return this.rootBlock.warnings; }
+
+  /** The same as `root.write`, for callers that still hold the writer rather than a block. */
+  write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
+    return this.root.write(category, message, detail);
+  }
+
+  /** Ends open blocks (Canceled), marks the attempt closed, and waits for everything to be written. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      await this.root.end('Canceled');
+      const closing = this.enqueueStructure(this.rootBlock, { k: 'close', t: now() });
+      this.closed = true;
+      await closing;
+    }
+    while (this.flushing) await this.flushing;
+  }
+
+  nextId(): string {
+    return `${this.rootBlock.id}_${this.attempt}_${++this.seq}`;
+  }
+
+  maskName(name: string): string {
+    return capText(this.masker.mask(name)).slice(0, 1024);
+  }
+
+  enqueueLine(block: Block, category: LogCategory, message: string, detail: string | null): Promise<void> {
+    if (this.failure || this.closed) return Promise.resolve();
+    // Masked before it is cut: a cut could otherwise leave half a secret that no longer matches.
+    const text = lineRecord(now(), category, block.id, capText(this.masker.mask(message)), detail ? capText(this.masker.mask(detail)) : null);
+    const verbose = isVerbose(category);
+    block.own[0]++;
+    if (verbose) block.own[1]++;
+    return this.enqueue((done) => ({ kind: 'line', block, text, verbose, done }));
+  }
+
+  enqueueStructure(block: Block, record: StructureRecord): Promise<void> {
+    if (this.failure || this.closed) return Promise.resolve();
+    return this.enqueue((done) => ({ kind: 'structure', block, record, done }));
+  }
+
+  private enqueue(make: (done: () => void) => Item): Promise<void> {
+    const written = new Promise<void>((done) => this.pending.push(make(done)));
     this.flushing ??= this.flush();
     return written;
   }
@@ -92,10 +236,12 @@ export class TaskLogWriter {
       this.pending = [];
       if (!this.failure) {
         try {
-          await this.append(batch.map((b) => b.line).join(''));
+          const { log, index } = this.encode(batch);
+          await this.append(this.logPath, log);
+          if (index) await this.append(this.indexPath, index);
           this.onWritten();
         } catch (err) {
-          this.failure = new Error(`Could not write the task log ${this.path}: ${errorMessage(err)}`);
+          this.failure = new Error(`Could not write the task log ${this.logPath}: ${errorMessage(err)}`);
           this.onFailure(this.failure);
         }
       }
@@ -104,77 +250,57 @@ export class TaskLogWriter {
     this.flushing = undefined;
   }
 
-  async close(): Promise<void> {
-    while (this.flushing) await this.flushing;
+  /** The batch's log text, and the index records it adds (byte offsets from the writer's own count). */
+  private encode(batch: Item[]): { log: string; index: string } {
+    const log: string[] = [];
+    const index: string[] = [];
+    for (const item of batch) {
+      const text = item.kind === 'line' ? item.text : structureRecord(item.record);
+      const at = this.size;
+      this.size += Buffer.byteLength(text);
+      log.push(text);
+      if (item.kind === 'line') { item.block.segs.add(at, this.size); continue; }
+      const r = item.record;
+      if (r.k === 'start') { this.open.set(r.id, item.block); index.push(JSON.stringify({ ...r, o: at })); }
+      else if (r.k === 'end') { this.open.delete(r.id); index.push(JSON.stringify({ ...r, o: at, seg: item.block.segs.list })); }
+      else index.push(JSON.stringify({ ...r, o: at }));
+    }
+    const last = batch[batch.length - 1];
+    const closing = last?.kind === 'structure' && last.record.k === 'close';
+    if (closing || this.size - this.lastCheckpoint >= CHECKPOINT_BYTES) {
+      const live = [...this.open.values()].map((b) => ({ id: b.id, own: b.own, seg: b.segs.list }));
+      const at: IndexRecord = { k: 'at', o: this.size, live };
+      // Last: a reader trusts the records up to the last checkpoint, the close record included.
+      index.push(JSON.stringify(at));
+      this.lastCheckpoint = this.size;
+    }
+    return { log: log.join(''), index: index.length ? index.join('\n') + '\n' : '' };
   }
-}
 
-export interface LogFile {
-  readonly name: string;
-  readonly attempt: number;
-  readonly kind: 'attempt' | 'recovery';
-}
-
-const FILE_RE = /^(attempt|recovery)-(\d+)\.log$/;
-
-/** A task's log files in reading order: attempt 1, what recovery said about it, attempt 2, … */
-export async function logFiles(taskLogs: string, taskId: string): Promise<LogFile[]> {
-  let names: string[];
-  try {
-    names = await readdir(taskLogDir(taskLogs, taskId));
-  } catch {
-    return [];
-  }
-  return names.flatMap((n) => {
-    const m = FILE_RE.exec(n);
-    return m ? [{ name: n, attempt: Number(m[2]), kind: m[1] as 'attempt' | 'recovery' }] : [];
-  }).sort((a, b) => a.attempt - b.attempt || (a.kind === 'attempt' ? -1 : 1));
-}
-
-export function parseLines(text: string): LogElement[] {
-  const out: LogElement[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
+  /** Appends; the task's folder is created on the first write that finds it missing. */
+  private async append(path: string, text: string): Promise<void> {
     try {
-      const o = JSON.parse(line) as { t: string; c: LogCategory; m: string; d?: string };
-      out.push({ Category: o.c, OccurredAt: o.t, MessageText: o.m, Detail: o.d ?? null });
-    } catch {
-      // A torn last line of a writer that died mid-write: not yet (or never) complete.
+      await appendFile(path, text, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await makeFolder(this.dir);
+      await appendFile(path, text, 'utf8');
     }
   }
-  return out;
 }
 
-export async function readLogFile(taskLogs: string, taskId: string, name: string): Promise<LogElement[]> {
-  try {
-    return parseLines(await readFile(join(taskLogDir(taskLogs, taskId), name), 'utf8'));
-  } catch {
-    return [];
-  }
+// Not recursive: a TaskLogs folder that vanished (an unmounted share) must fail, not be recreated locally.
+async function makeFolder(dir: string): Promise<void> {
+  await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
 }
 
-/** Reads what was appended to a file since `offset`, up to the last complete line. */
-export async function readSince(path: string, offset: number): Promise<{ elements: LogElement[]; offset: number }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch {
-    return { elements: [], offset };
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size <= offset) return { elements: [], offset };
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    const end = buf.lastIndexOf(0x0a);
-    if (end < 0) return { elements: [], offset };
-    return { elements: parseLines(buf.subarray(0, end + 1).toString('utf8')), offset: offset + end + 1 };
-  } finally {
-    await fh.close();
-  }
-}
-
-export function rawLine(e: LogElement): string {
-  const time = e.OccurredAt.slice(11, 19);
-  return `${time}   ${e.Category.padEnd(8)} | ${e.MessageText}`;
+/**
+ * A note about attempt `attempt` that is not that attempt's writer's to make (recovery, after the
+ * node died): its own file, whose only writer is whoever holds the task's row lock. Lines of the
+ * task root, in the log-line format.
+ */
+export async function appendNote(taskLogs: string, taskId: string, attempt: number, category: LogCategory, message: string): Promise<void> {
+  const dir = taskLogDir(taskLogs, taskId);
+  await makeFolder(dir);
+  await appendFile(join(dir, recoveryLogName(attempt)), lineRecord(now(), category, taskId, capText(message), null), 'utf8');
 }

@@ -1,4 +1,4 @@
-import { logFiles, readLogFile, type LogElement, type LogFile } from './log.js';
+import { activityTree, type ActivityStatus } from './logDetails.js';
 import type { TaskRow, TaskState } from './types.js';
 
 function iso(d: Date | null): string | null {
@@ -63,8 +63,6 @@ export function taskResource(t: TaskRow): object {
   };
 }
 
-type ActivityStatus = 'Pending' | 'Running' | 'Success' | 'Failed' | 'Skipped' | 'SuccessWithWarning' | 'Canceled';
-
 function activityStatus(t: TaskRow): ActivityStatus {
   switch (t.state) {
     case 'Queued': return 'Pending';
@@ -77,48 +75,20 @@ function activityStatus(t: TaskRow): ActivityStatus {
   }
 }
 
-function fileName(f: LogFile, t: TaskRow, node: string | null): string {
-  if (f.kind === 'recovery') return `Recovery after attempt ${f.attempt}`;
-  return f.attempt === t.attempt && node ? `Attempt ${f.attempt} on ${node}` : `Attempt ${f.attempt}`;
-}
-
-/** Octopus's task details: the task and its ActivityLogs tree (one child per attempt file). */
+/**
+ * Octopus's task details: the task and its ActivityLogs tree (see logDetails.ts for how attempts
+ * and blocks appear). Bounded: a big log is summarised with a marker naming the raw log.
+ */
 export async function taskDetails(t: TaskRow, taskLogs: string | undefined, verbose: boolean, tail: number | undefined): Promise<object> {
-  const files = taskLogs ? await logFiles(taskLogs, t.id) : [];
-  const status = activityStatus(t);
-  const children = [];
-  let size = 0;
-  for (const f of files) {
-    let elements: LogElement[] = await readLogFile(taskLogs!, t.id, f.name);
-    size += elements.length;
-    if (!verbose) elements = elements.filter((e) => e.Category !== 'Verbose' && e.Category !== 'Trace');
-    if (tail !== undefined) elements = elements.slice(-tail);
-    const last = f === files[files.length - 1];
-    children.push({
-      Id: `${t.id}_${f.name.replace('.log', '')}`,
-      Name: fileName(f, t, nodeNameOf(t.serverNode)),
-      Started: elements[0]?.OccurredAt ?? null,
-      Ended: last && !t.completedTime ? null : elements[elements.length - 1]?.OccurredAt ?? null,
-      Status: last ? status : f.kind === 'recovery' ? 'Success' : 'Failed',
-      Children: [],
-      LogElements: elements,
-      ProgressPercentage: last && status === 'Running' ? 0 : 100,
-    });
-  }
+  const base = t.spaceId ? `/api/${t.spaceId}/tasks/${t.id}` : `/api/tasks/${t.id}`;
+  const { root, size } = await activityTree(t, taskLogs, {
+    Id: t.id, Name: t.description, Status: activityStatus(t), Started: iso(t.startTime), Ended: iso(t.completedTime),
+  }, { verbose, tail, rawLink: `${base}/raw` });
   return {
     Task: taskResource(t),
-    ActivityLogs: [{
-      Id: t.id,
-      Name: t.description,
-      Started: t.startTime?.toISOString() ?? null,
-      Ended: t.completedTime?.toISOString() ?? null,
-      Status: status,
-      Children: children,
-      LogElements: [],
-      ProgressPercentage: t.completedTime ? 100 : 0,
-    }],
-    Progress: { ProgressPercentage: t.completedTime ? 100 : 0, EstimatedTimeRemaining: t.completedTime ? '' : 'unknown' },
+    ActivityLogs: [root],
+    Progress: { ProgressPercentage: root.ProgressPercentage, EstimatedTimeRemaining: t.completedTime ? '' : 'unknown' },
     PhysicalLogSize: size,
-    Links: { Self: `/api/${t.spaceId}/tasks/${t.id}/details` },
+    Links: { Self: `${base}/details` },
   };
 }

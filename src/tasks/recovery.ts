@@ -1,9 +1,7 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { PoolClient } from 'pg';
 import { failOrphan, lockOrphans, notifyQueued, requeue } from './queries.js';
 import { TASK_TYPES, type TaskRow } from './types.js';
-import { taskLogDir } from './log.js';
+import { appendNote, type LogCategory } from './log.js';
 
 export function safeToRerun(t: TaskRow): boolean {
   return t.retryOnNodeFailure || (TASK_TYPES as Record<string, { safeToRerun: boolean }>)[t.name]?.safeToRerun === true;
@@ -12,10 +10,8 @@ export function safeToRerun(t: TaskRow): boolean {
 async function writeNote(taskLogs: string | undefined, t: TaskRow, category: string, message: string): Promise<void> {
   if (!taskLogs) return;
   try {
-    const dir = taskLogDir(taskLogs, t.id);
-    await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
     // Its own file: the recoverer holds the task's row lock, so it is this file's only writer.
-    await appendFile(join(dir, `recovery-${t.attempt}.log`), JSON.stringify({ t: new Date().toISOString(), c: category, m: message }) + '\n');
+    await appendNote(taskLogs, t.id, t.attempt, category as LogCategory, message);
   } catch {
     // The database records the outcome either way; a missing note must not block recovery.
   }

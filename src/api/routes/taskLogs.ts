@@ -1,9 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Notifications } from '../../cluster/notifications.js';
 import { getTask, LOG_CHANNEL } from '../../tasks/queries.js';
 import { FINAL_STATES, type TaskRow } from '../../tasks/types.js';
 import { taskDetails } from '../../tasks/present.js';
-import { logFiles, rawLine, readLogFile, readSince } from '../../tasks/log.js';
+import { listLogFiles, type LogFile } from '../../tasks/logFiles.js';
+import { rawLog } from '../../tasks/logRaw.js';
+import { attemptClosed, LogCursor, readEvents } from '../../tasks/logStream.js';
 import { boolParam, intParam, stringParam } from '../query.js';
 import type { ApiContext } from '../context.js';
 import { PREFIXES, taskOr404 } from './tasks.js';
@@ -13,66 +17,112 @@ export function taskLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const prefix of PREFIXES) {
     app.get(`${prefix}/tasks/:id/details`, async (req) => {
       const t = await taskOr404(ctx, req);
-      const tailRaw = stringParam(req.query, 'tail');
-      const tail = tailRaw === undefined ? undefined : intParam(req.query, 'tail', 0, 0, 100_000);
+      const tail = stringParam(req.query, 'tail') === undefined ? undefined : intParam(req.query, 'tail', 0, 0, 100_000);
       return taskDetails(t, ctx.sharedPaths()?.TaskLogs, boolParam(req.query, 'verbose', false), tail);
     });
 
     app.get(`${prefix}/tasks/:id/raw`, async (req, reply) => {
       const t = await taskOr404(ctx, req);
-      const taskLogs = ctx.sharedPaths()?.TaskLogs;
-      const lines: string[] = [`Task ID:        ${t.id}`, `Task status:    ${t.state}`, `Task queued:    ${t.queueTime.toISOString()}`,
-        `Task started:   ${t.startTime?.toISOString() ?? ''}`, `Task completed: ${t.completedTime?.toISOString() ?? ''}`, `Server node:    ${t.serverNode?.replace(/^OctopusServerNodes-/, '') ?? ''}`, ''];
-      if (taskLogs) {
-        for (const f of await logFiles(taskLogs, t.id)) {
-          lines.push(f.kind === 'attempt' ? `== Attempt ${f.attempt} ==` : `== Recovery after attempt ${f.attempt} ==`);
-          for (const e of await readLogFile(taskLogs, t.id, f.name)) lines.push(rawLine(e));
-        }
-      }
-      return reply.type('text/plain; charset=utf-8').send(lines.join('\n') + '\n');
+      // Streamed: the reply pulls the next chunk only when the socket has taken the last one.
+      const body = Readable.from(rawLog(t, ctx.sharedPaths()?.TaskLogs), { objectMode: false, highWaterMark: 64 * 1024 });
+      return reply.type('text/plain; charset=utf-8').send(body);
     });
 
     app.get(`${prefix}/tasks/:id/log/stream`, async (req, reply) => streamLog(ctx, req, reply, await taskOr404(ctx, req)));
-
   }
 }
 
+// One 'notify' listener per node, however many streams are open, waking the streams of the tasks named.
+const wakers = new WeakMap<Notifications, Map<string, Set<() => void>>>();
+function onLogWritten(n: Notifications, taskId: string, wake: () => void): () => void {
+  let byTask = wakers.get(n);
+  if (!byTask) {
+    const map = new Map<string, Set<() => void>>();
+    n.on('notify', (channel: string, payload: string) => {
+      if (channel !== LOG_CHANNEL) return;
+      for (const id of payload.split(',')) for (const w of map.get(id) ?? []) w();
+    });
+    wakers.set(n, byTask = map);
+  }
+  const set = byTask.get(taskId) ?? new Set();
+  byTask.set(taskId, set);
+  set.add(wake);
+  return () => { set.delete(wake); if (!set.size) byTask.delete(taskId); };
+}
+
+// After a task ended without its last attempt being closed (its node died), recovery writes its
+// note just after committing the outcome: a stream waits this long for it before ending.
+const NOTE_GRACE_MS = 2_000;
+
 /**
- * Server-Sent Events with a task's log as it is written, from any node: reads the shared files
- * from the last offset whenever the writer's node notifies (or every second), until the task ends.
+ * Server-Sent Events with a task's log as it is written, from any node: `block` and `log` events
+ * read from the shared files a bounded batch at a time, each with an `id:` cursor that a
+ * reconnecting client sends back as Last-Event-ID; `state` when the task's state changes; `end`
+ * once the task is final and everything is sent. Wakes on the writer node's NOTIFY, or every second.
  */
 async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, task: TaskRow): Promise<void> {
   const taskLogs = ctx.sharedPaths()?.TaskLogs;
+  const lastId = req.headers['last-event-id'];
+  const cursor = LogCursor.parse(Array.isArray(lastId) ? lastId[0] : lastId);
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'Octopus-Node': ctx.nodeName });
-  const offsets = new Map<string, number>();
   let closed = false;
   let wake: (() => void) | undefined;
-  const onNotify = (channel: string, payload: string) => { if (channel === LOG_CHANNEL && payload.split(',').includes(task.id)) wake?.(); };
-  ctx.notifications.on('notify', onNotify);
+  const stopListening = onLogWritten(ctx.notifications, task.id, () => wake?.());
   req.raw.on('close', () => { closed = true; wake?.(); });
-  const send = (event: string, data: unknown) => { if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
+  const send = (event: string, data: unknown) => write(res, `id: ${cursor.toString()}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`, () => closed);
   try {
     let lastState = '';
-    for (;;) {
+    while (!closed) {
       const current = await getTask(ctx.pool, task.id);
       if (!current) break;
-      if (taskLogs) {
-        for (const f of await logFiles(taskLogs, task.id)) {
-          const r = await readSince(join(taskLogs, task.id, f.name), offsets.get(f.name) ?? 0);
-          offsets.set(f.name, r.offset);
-          if (r.elements.length) send('log', { File: f.name, Attempt: f.attempt, Kind: f.kind, LogElements: r.elements });
+      const files = taskLogs ? await listLogFiles(taskLogs, task.id) : [];
+      // Every file to its end before the state is looked at again; each read is one bounded batch.
+      for (let more = true; more && !closed;) {
+        more = false;
+        for (const f of files) {
+          const r = await readEvents(f, cursor.get(f), task.id);
+          for (const e of r.events) {
+            cursor.set(f, e.offset);
+            await send(e.event, e.data);
+          }
+          cursor.set(f, r.next);
+          more ||= r.more;
         }
       }
-      if (current.state !== lastState) { send('state', { State: current.state, ServerNode: current.serverNode?.replace(/^OctopusServerNodes-/, '') ?? null }); lastState = current.state; }
-      if (closed || FINAL_STATES.includes(current.state)) break;
+      if (current.state !== lastState) {
+        await send('state', { State: current.state, ServerNode: current.serverNode?.replace(/^OctopusServerNodes-/, '') ?? null });
+        lastState = current.state;
+      }
+      if (closed || (FINAL_STATES.includes(current.state) && await logComplete(current, files))) break;
       await new Promise<void>((r) => { const t = setTimeout(r, 1000); wake = () => { clearTimeout(t); r(); }; });
       wake = undefined;
     }
-    send('end', {});
+    await send('end', {});
   } finally {
-    ctx.notifications.off('notify', onNotify);
+    stopListening();
     res.end();
   }
+}
+
+/** A final task's log is complete once its last attempt was closed, a recovery note about it exists, or the grace has passed. */
+async function logComplete(t: TaskRow, files: readonly LogFile[]): Promise<boolean> {
+  const last = files.filter((f) => f.attempt === t.attempt);
+  if (!last.length) return true;
+  if (last.some((f) => f.kind === 'recovery')) return true;
+  if (!t.completedTime || Date.now() - t.completedTime.getTime() > NOTE_GRACE_MS) return true;
+  const attempt = last.find((f) => f.kind === 'attempt');
+  return attempt ? attemptClosed(attempt) : true;
+}
+
+/** Writes, and waits for the socket to drain when its buffer is full (or for the client to go). */
+async function write(res: ServerResponse, text: string, gone: () => boolean): Promise<void> {
+  if (gone() || res.writableEnded) return;
+  if (res.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
