@@ -1,4 +1,4 @@
-import type { NodeRow } from '../cluster/nodes.js';
+import { nodeStatus, type NodeRow } from '../cluster/nodes.js';
 import { storageStatus } from '../storage/report.js';
 
 /** Octopus collection shape. */
@@ -17,12 +17,6 @@ export function collection<T>(itemType: string, items: T[], skip: number, take: 
 
 export function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
-}
-
-export function nodeStatus(n: NodeRow): 'Running' | 'Drained' | 'Draining' | 'Offline' {
-  if (!n.online) return 'Offline';
-  if (n.drain) return n.runningTasks > 0 ? 'Draining' : 'Drained';
-  return 'Running';
 }
 
 export function nodeResource(n: NodeRow): object {

@@ -1,16 +1,16 @@
 import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { homeInsideShared } from '../storage/folders.js';
-import { getSharedPaths, resolvePaths } from '../storage/sharedPaths.js';
 import { join } from 'node:path';
+import type { PoolClient } from 'pg';
+import { homeInsideShared } from '../storage/folders.js';
+import { getSharedPaths, requireAbsolute, resolvePaths, setSharedPaths, type SharedPathSettings } from '../storage/sharedPaths.js';
 import { ConflictError, EnvironmentError, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
 import { configExists, isDirectory, parseListen, prepareHome, stageHomeFiles, validateNodeName, type NodeConfig } from '../config/home.js';
 import { openPool, withTransaction, validateDatabaseUrl } from '../db/pool.js';
 import { assertCuttleDatabase, assertNotNewer, migrate, readSchemaState } from '../db/migrate.js';
 import { generateMasterKey, parseMasterKey } from '../crypto/masterKey.js';
-import { validatePassword, validateUsername } from '../auth/users.js';
-import { createCluster, joinCluster, refuseLiveName, requireCluster, verifyMasterKey } from '../cluster/cluster.js';
-import { requireAbsolute } from '../storage/sharedPaths.js';
+import { createOrResetAdmin, validatePassword, validateUsername } from '../auth/users.js';
+import { createCluster, joinCluster, refuseLiveName, requireCluster, verifyMasterKey, type NewCluster } from '../cluster/cluster.js';
 
 export interface SetupInput {
   readonly home: string;
@@ -41,6 +41,24 @@ function requireUsableFolder(dir: string): void {
   } catch (err) {
     throw new EnvironmentError(`The shared folder ${dir} is not readable and writable (${errorMessage(err)}); fix the share or its permissions, then try again.`);
   }
+}
+
+export interface NewClusterRows extends NewCluster {
+  readonly adminUsername: string;
+  readonly adminPassword: string;
+  readonly sharedPaths: SharedPathSettings;
+}
+
+/**
+ * Writes a new cluster in the caller's transaction: the cluster row and first node, its shared
+ * paths and its administrator, each through the part that owns them (the cluster sits below
+ * storage and auth, so it cannot write theirs). Returns the installation id.
+ */
+export async function writeNewCluster(c: PoolClient, n: NewClusterRows): Promise<string> {
+  const installationId = await createCluster(c, { key: n.key, nodeName: n.nodeName, version: n.version });
+  await setSharedPaths(c, n.sharedPaths);
+  await createOrResetAdmin(c, n.adminUsername, n.adminPassword);
+  return installationId;
 }
 
 /** Validates everything that can be validated without I/O, so a typo never leaves anything behind. */
@@ -81,7 +99,7 @@ export async function setupCluster(i: SetupInput): Promise<SetupResult> {
       ...(i.embeddedPostgres ? { embeddedPostgres: i.embeddedPostgres } : {}),
     }, key.base64);
     try {
-      await withTransaction(pool, (c) => createCluster(c, {
+      await withTransaction(pool, (c) => writeNewCluster(c, {
         key, adminUsername: i.adminUsername, adminPassword: i.adminPassword, nodeName: i.nodeName, version: VERSION,
         sharedPaths: { clusterShared },
       }));

@@ -4,9 +4,8 @@ import { keyCheck, keyMatches, type MasterKey } from '../crypto/masterKey.js';
 import { readSchemaState, assertCuttleDatabase } from '../db/migrate.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../db/pool.js';
-import { createOrResetAdmin } from '../auth/users.js';
-import { setSharedPaths, type SharedPathSettings } from '../storage/sharedPaths.js';
 import { ensureNodeRow, liveNodeNamed } from './nodes.js';
+import { insertCluster, selectCluster } from './queries.js';
 
 export interface ClusterRow { readonly installationId: string; readonly keyCheck: string }
 
@@ -14,8 +13,7 @@ export async function readCluster(db: Queryable): Promise<ClusterRow | undefined
   const state = await readSchemaState(db);
   assertCuttleDatabase(state);
   if (!state.hasCluster) return undefined;
-  const r = await db.query<{ installation_id: string; key_check: string }>('SELECT installation_id, key_check FROM cluster WHERE id = 1');
-  const row = r.rows[0];
+  const row = await selectCluster(db);
   return row ? { installationId: row.installation_id, keyCheck: row.key_check } : undefined;
 }
 
@@ -36,24 +34,20 @@ export function verifyMasterKey(cluster: ClusterRow, key: MasterKey): void {
 
 export interface NewCluster {
   readonly key: MasterKey;
-  readonly adminUsername: string;
-  readonly adminPassword: string;
   readonly nodeName: string;
   readonly version: string;
-  readonly sharedPaths: SharedPathSettings;
 }
 
-/** Creates the cluster row, its shared paths, the admin and the first node, all in the caller's transaction. */
+/**
+ * Creates the cluster row and the first node in the caller's transaction. What other parts keep
+ * about a new cluster (its shared paths, its administrator) the caller writes in the same
+ * transaction: the cluster sits below them and never imports them.
+ */
 export async function createCluster(c: PoolClient, n: NewCluster): Promise<string> {
   const installationId = randomUUID();
-  const inserted = await c.query(
-    'INSERT INTO cluster (id, installation_id, key_check) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING',
-    [installationId, keyCheck(n.key)]);
-  if (inserted.rowCount !== 1) {
+  if (!(await insertCluster(c, installationId, keyCheck(n.key)))) {
     throw new ConflictError('The database already holds a Cuttle cluster; add this server to it with `cuttle join --master-key …` instead of `setup`.');
   }
-  await setSharedPaths(c, n.sharedPaths);
-  await createOrResetAdmin(c, n.adminUsername, n.adminPassword);
   await ensureNodeRow(c, n.nodeName, n.version);
   return installationId;
 }

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
+import { ensureJobRow, lockDueJob, recordJobRun } from './queries.js';
 
 export interface ClusterJob {
   readonly name: string;
@@ -48,14 +49,11 @@ export class Scheduler {
   async runOne(job: ClusterJob): Promise<void> {
     try {
       const after = await withTransaction(this.pool, async (c) => {
-        await c.query('INSERT INTO scheduled_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [job.name]);
-        const due = await c.query('SELECT 1 FROM scheduled_jobs WHERE name = $1 AND next_run <= now() FOR UPDATE SKIP LOCKED', [job.name]);
-        if (due.rowCount === 0) return undefined;
+        await ensureJobRow(c, job.name);
+        if (!(await lockDueJob(c, job.name))) return undefined;
         const out = await job.run(c);
         const result = typeof out === 'string' ? out : out.result;
-        await c.query(
-          `UPDATE scheduled_jobs SET next_run = now() + make_interval(secs => $2::double precision / 1000), last_run = now(), last_node = $3, last_result = $4 WHERE name = $1`,
-          [job.name, job.intervalMs, this.nodeName, result]);
+        await recordJobRun(c, job.name, job.intervalMs, this.nodeName, result);
         if (result && !/^no /.test(result)) this.log.info({ job: job.name, result }, 'cluster job ran');
         return typeof out === 'string' ? undefined : out.afterCommit;
       }, 1);

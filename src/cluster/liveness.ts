@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { EnvironmentError, errorMessage } from '../errors.js';
 import { openClient } from '../db/pool.js';
-import { NODE_LOCK_NAMESPACE, nodeId } from './nodes.js';
+import { nodeId } from './nodes.js';
+import { heartbeat, markNodeStopped, releaseNodeLock, selectNodeLock, startNodeEpoch, tryNodeLock } from './queries.js';
 
 export interface LivenessOptions {
   readonly databaseUrl: string;
@@ -46,8 +47,7 @@ export class Liveness extends EventEmitter {
   /** Takes the node's advisory lock; refuses when another live process is this node. */
   async acquire(): Promise<void> {
     const client = await this.connect();
-    const row = await client.query<{ lock_key: number; listen_url: string }>('SELECT lock_key, listen_url FROM nodes WHERE id = $1', [this.id]);
-    const r = row.rows[0];
+    const r = await selectNodeLock(client, this.id);
     if (!r) {
       await this.discard(client);
       throw new EnvironmentError(`The node "${this.o.nodeName}" is not registered in this cluster; run \`cuttle join\` for this home first.`);
@@ -76,19 +76,13 @@ export class Liveness extends EventEmitter {
   }
 
   private async tryLock(client: pg.Client): Promise<boolean> {
-    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [NODE_LOCK_NAMESPACE, this.lockKey]);
-    return r.rows[0]?.ok === true;
+    return tryNodeLock(client, this.lockKey);
   }
 
   /** Marks the node started: a new epoch, its listen URL and storage nonce. */
   async register(version: string, listenUrl: string, storageNonce: string): Promise<number> {
     const c = this.requireClient();
-    const r = await c.query<{ epoch: number }>(
-      `UPDATE nodes SET epoch = epoch + 1, version = $2, listen_url = $3, storage_nonce = $4,
-         started_at = now(), stopped_at = NULL, last_seen = now()
-       WHERE id = $1 RETURNING epoch`,
-      [this.id, version, listenUrl, storageNonce]);
-    this.epoch = (r.rows[0] as { epoch: number }).epoch;
+    this.epoch = await startNodeEpoch(c, this.id, version, listenUrl, storageNonce);
     this.lastBeat = performance.now();
     this.timer = setInterval(() => void this.beat(), this.o.heartbeatMs);
     this.timer.unref();
@@ -117,11 +111,11 @@ export class Liveness extends EventEmitter {
       // A heartbeat that hangs (a silent partition; TCP may take minutes to notice) counts as lost.
       const limit = Math.max(500, this.o.offlineThresholdMs / 2);
       let timer: NodeJS.Timeout | undefined;
-      const r = await Promise.race([
-        this.client.query('UPDATE nodes SET last_seen = now() WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [this.id, this.epoch]),
+      const updated = await Promise.race([
+        heartbeat(this.client, this.id, this.epoch),
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`heartbeat took longer than ${limit} ms`)), limit); }),
       ]).finally(() => clearTimeout(timer));
-      if (r.rowCount === 0) {
+      if (updated === 0) {
         this.o.log.error({ epoch: this.epoch }, 'this node was superseded by another start of the same node; stopping');
         this.emit('fenced');
         return;
@@ -174,8 +168,8 @@ export class Liveness extends EventEmitter {
     if (!c) return;
     c.removeAllListeners('end');
     try {
-      await c.query('UPDATE nodes SET stopped_at = now() WHERE id = $1 AND epoch = $2', [this.id, this.epoch]);
-      await c.query('SELECT pg_advisory_unlock($1, $2)', [NODE_LOCK_NAMESPACE, this.lockKey]);
+      await markNodeStopped(c, this.id, this.epoch);
+      await releaseNodeLock(c, this.lockKey);
     } catch (err) {
       this.o.log.warn({ err: errorMessage(err) }, 'could not mark the node offline; others will see its lock vanish');
     } finally {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { openClient } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
+import { listen } from './queries.js';
 
 /**
  * One LISTEN connection per node. Emits 'notify' (channel, payload) and, after a reconnect,
@@ -34,7 +35,7 @@ export class Notifications extends EventEmitter {
     };
     client.on('error', lost);
     client.on('end', () => lost(new Error('connection ended')));
-    for (const ch of this.channels) await client.query(`LISTEN ${ch}`);
+    for (const ch of this.channels) await listen(client, ch);
     this.client = client;
     this.retryMs = 100;
   }

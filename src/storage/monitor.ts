@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { listNodes } from '../cluster/nodes.js';
+import { setStorageReport } from '../cluster/queries.js';
 import { checkFolders, checkPeerBeacons, writeBeacons, type UnseenPeer } from './folders.js';
 import { getSharedPaths, resolvePaths, type ResolvedPaths } from './sharedPaths.js';
 
@@ -72,7 +73,7 @@ export class StorageMonitor {
         folders: folders.map((f) => ({ name: f.name, path: f.path, ok: f.ok, ...(f.problem ? { problem: f.problem } : {}) })),
         unseenPeers: unseen,
       };
-      await this.o.pool.query('UPDATE nodes SET storage_report = $2 WHERE id = $1', [this.o.nodeId, JSON.stringify(report)]);
+      await setStorageReport(this.o.pool, this.o.nodeId, report);
       const problems = [...folders.filter((f) => !f.ok).map((f) => f.problem), ...unseen.map((u) => `cannot see ${u.node}'s beacon in ${u.folder} (${u.problem})`)].join('; ');
       if (problems !== this.lastProblems) {
         if (problems) this.o.log.error({ problems }, 'shared storage problem: this node does not see the shared folders the cluster uses');

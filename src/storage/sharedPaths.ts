@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Queryable } from '../db/pool.js';
+import { getSetting, putSetting } from '../cluster/queries.js';
 
 /** The shared folders, by their Octopus names; sub-folders of the cluster-shared root. */
 export const SHARED_FOLDERS = ['Artifacts', 'TaskLogs', 'Packages', 'Telemetry', 'EventExports', 'Imports'] as const;
@@ -14,18 +15,15 @@ export interface SharedPathSettings {
 
 export type ResolvedPaths = Readonly<Record<SharedFolder, string>>;
 
+// Kept in the cluster-wide settings, so every node reads the same folders.
 const SETTINGS_KEY = 'shared_paths';
 
 export async function getSharedPaths(db: Queryable): Promise<SharedPathSettings> {
-  const r = await db.query<{ value: SharedPathSettings }>('SELECT value FROM settings WHERE key = $1', [SETTINGS_KEY]);
-  return r.rows[0]?.value ?? {};
+  return (await getSetting<SharedPathSettings>(db, SETTINGS_KEY)) ?? {};
 }
 
 export async function setSharedPaths(db: Queryable, s: SharedPathSettings): Promise<void> {
-  await db.query(
-    `INSERT INTO settings (key, value) VALUES ($1, $2)
-     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-    [SETTINGS_KEY, JSON.stringify(s)]);
+  await putSetting(db, SETTINGS_KEY, s);
 }
 
 /** Every folder's effective location; a folder set individually overrides the root. */

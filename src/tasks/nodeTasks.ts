@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { requestCancel } from '../tasks/queries.js';
+import { requestCancel } from './queries.js';
 
 /** Tasks a node is running now (Executing or Cancelling). */
 export async function runningTaskCount(db: Queryable, nodeId: string): Promise<number> {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { getNode, nodeId, updateNode } from '../../cluster/nodes.js';
+import { getNode, nodeId, nodeStatus, updateNode } from '../../cluster/nodes.js';
 import { runtimeOptions } from '../../config/options.js';
 import { EnvironmentError, UsageError } from '../../errors.js';
 import { homeOption, openHome, parseBool, parseNonNegativeInt, stdio } from '../shared.js';
-import { nodeStatus } from '../../api/resources.js';
-import { cancelNodeTasks, runningTaskCount } from '../../cluster/nodeTasks.js';
+import { cancelNodeTasks, runningTaskCount } from '../../tasks/nodeTasks.js';
 
 export function nodeCommand(program: Command): void {
   homeOption(program.command('node'))

@@ -3,18 +3,10 @@ import { defaultNodeName } from '../../config/home.js';
 import { UsageError } from '../../errors.js';
 import { joinExisting, setupCluster } from '../bootstrap.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
+import { printNextSteps } from './nextSteps.js';
 import { runWizard } from './wizard.js';
 
 interface SetupOpts { home?: string; database?: string; adminUsername?: string; adminPassword?: string; nodeName?: string; listen?: string; masterKey?: string }
-
-export function printNextSteps(home: string, masterKey: string): void {
-  stdio.line(`Master key (needed by every other node; \`cuttle show-master-key --home ${home}\` prints it again):`);
-  stdio.line(`  ${masterKey}`);
-  stdio.line('Next:');
-  stdio.line(`  cuttle path --home ${home} --cluster-shared /mnt/cuttle-shared   # shared storage for the whole cluster`);
-  stdio.line(`  cuttle run --home ${home}`);
-  stdio.line('Add nodes with: cuttle join --home DIR --database URL --master-key KEY [--node-name NAME]');
-}
 
 export function setupCommand(program: Command): void {
   homeOption(program.command('setup'))

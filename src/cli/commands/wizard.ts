@@ -4,7 +4,7 @@ import { defaultNodeName } from '../../config/home.js';
 import { UsageError, errorMessage } from '../../errors.js';
 import type { JoinInput, SetupInput, SetupResult } from '../bootstrap.js';
 import { stdio } from '../shared.js';
-import { printNextSteps } from './setup.js';
+import { printNextSteps } from './nextSteps.js';
 
 interface Actions {
   setup(i: SetupInput): Promise<SetupResult>;
@@ -18,7 +18,7 @@ interface Actions {
 export async function runWizard(home: string, actions: Actions): Promise<void> {
   // Output goes through a gate so that what is typed for a secret (password, master key) is not echoed.
   let muted = false;
-  const output = new Writable({ write: (chunk, _enc, done) => { if (!muted) process.stdout.write(chunk); done(); } });
+  const output = new Writable({ write: (chunk: Buffer, _enc, done) => { if (!muted) process.stdout.write(chunk); done(); } });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
   const ask = async (q: string, fallback?: string): Promise<string> => {
     const a = (await rl.question(fallback ? `${q} [${fallback}]: ` : `${q}: `)).trim();
