@@ -1,13 +1,22 @@
 // Black-box helpers: real databases cloned from the template, real `cuttle` processes, real HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../src/db/embedded.js';
+import { openPool, withTransaction } from '../src/db/pool.js';
+import { generateMasterKey, parseMasterKey } from '../src/crypto/masterKey.js';
+import { joinCluster } from '../src/cluster/cluster.js';
+import { writeNewCluster } from '../src/cli/bootstrap.js';
+import { addApiKey, createOrResetAdmin } from '../src/auth/users.js';
+import { resolvePaths } from '../src/storage/sharedPaths.js';
+import { checkFolders } from '../src/storage/folders.js';
+import { prepareHome, stageHomeFiles } from '../src/config/home.js';
+import { VERSION } from '../src/version.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/cuttle.js', import.meta.url));
 const ADMIN_URL = process.env.CUTTLE_TEST_ADMIN_URL;
@@ -173,9 +182,59 @@ export async function createCluster(names: string[], opts: { databaseUrl?: strin
   return { databaseUrl, shared, masterKey, homes, root };
 }
 
+/**
+ * The same cluster as `createCluster` (same homes, shared folders, admin, API key and node rows),
+ * built in this process with the product's own functions instead of four CLI runs: what `setup`,
+ * `path --cluster-shared`, `admin --api-key` and `join` do, on a clone of the migrated template.
+ * For tests that need a cluster, not tests of how one is made (those use `createCluster`).
+ */
+export async function readyCluster(names: string[], opts: { databaseUrl?: string } = {}): Promise<TestCluster> {
+  if (names.length === 0) throw new Error('readyCluster needs at least one node name');
+  const databaseUrl = opts.databaseUrl ?? (await freshDatabase());
+  const root = tempDir('cuttle-cluster-');
+  const shared = join(root, 'shared');
+  mkdirSync(shared);
+  const homes = names.map((n) => join(root, `home-${n}`));
+  const key = parseMasterKey(generateMasterKey());
+  // `cuttle path --cluster-shared` stores the root with no overrides, after proving (and creating) every sub-folder.
+  const sharedPaths = { clusterShared: shared, folders: {} };
+  const bad = (await checkFolders(resolvePaths(sharedPaths)!, true)).filter((f) => !f.ok);
+  if (bad.length) throw new Error(`shared folders not usable: ${bad.map((b) => b.problem).join('; ')}`);
+  const pool = await openPool(databaseUrl, { max: 1, applicationName: 'cuttle test cluster' });
+  try {
+    await withTransaction(pool, async (c) => {
+      await writeNewCluster(c, { key, adminUsername: 'admin', adminPassword: ADMIN_PASSWORD, nodeName: names[0]!, version: VERSION, sharedPaths });
+      const admin = await createOrResetAdmin(c, 'admin', undefined);
+      await addApiKey(c, admin.user.id, 'cuttle admin', ADMIN_API_KEY);
+      for (const n of names.slice(1)) await joinCluster(c, key, n, VERSION);
+    }, 1);
+  } finally {
+    await pool.end();
+  }
+  names.forEach((nodeName, i) => {
+    prepareHome(homes[i]!);
+    stageHomeFiles(homes[i]!, { nodeName, databaseUrl, listen: '0.0.0.0:8080' }, key.base64).commit();
+  });
+  return { databaseUrl, shared, masterKey: key.base64, homes, root };
+}
+
 export function must(r: CliResult): CliResult {
   if (r.code !== 0) throw new Error(`cuttle exited ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
+}
+
+/**
+ * True while the process runs. A killed process whose parent died is a zombie until init reaps it
+ * (on this machine's init, a second or more later); `kill(pid, 0)` still finds it, but it is dead.
+ */
+export function processRunning(pid: number): boolean {
+  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
