@@ -95,7 +95,13 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
     await until(nodes[0]!, t.Id, (x) => x.IsCompleted, 'done');
     const file = join(cluster.shared, 'TaskLogs', t.Id, 'attempt-1.log');
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(lines.some((l) => l.c === 'Info' && l.m === 'one'));
+    // Every line names its block: the script's output sits in a step block under the task.
+    const step = lines.find((l) => l.k === 'start');
+    assert.equal(step?.p, t.Id);
+    assert.ok(lines.some((l) => l.c === 'Info' && l.m === 'one' && l.b === step.id));
+    assert.ok(lines.some((l) => l.k === 'end' && l.id === step.id && l.s === 'Success'));
+    assert.equal(lines[lines.length - 1].k, 'close', 'the writer closed the attempt');
+    assert.ok(existsSync(join(cluster.shared, 'TaskLogs', t.Id, 'attempt-1.idx')), 'with its index beside it');
   });
 });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { appendNote, Masker, TaskLogWriter } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, api, createCluster, startNode, tempDir, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, readyCluster, startNode, tempDir, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -70,7 +70,7 @@ describe('the task log as a tree, read through a running node', () => {
   }
 
   before(async () => {
-    cluster = await createCluster(['tree']);
+    cluster = await readyCluster(['tree']);
     node = await startNode(cluster.homes[0]!, 'tree');
     taskLogs = join(cluster.shared, 'TaskLogs');
     db = new pg.Client({ connectionString: cluster.databaseUrl });
@@ -233,6 +233,9 @@ describe('the task log as a tree, read through a running node', () => {
     assert.deepEqual({ ...block.data, OccurredAt: undefined }, { Event: 'Started', Id: `${id}_1_1`, ParentId: id, Name: 'Live step', Status: 'Running', OccurredAt: undefined, Attempt: 1 });
     const action = step.child('Live action');
     for (let i = 0; i < 5; i++) await action.info(`action ${i}`);
+    // Elements are copied from the file as bytes: escapes, non-ASCII text and details must survive.
+    const tricky = 'quote " back\\ slash \\", é 日本 😀 \u0001 tab\t end\\';
+    await action.write('Warning', tricky, 'detail "d"\n second line\\');
     await action.end('Failed');
     await step.end('Failed');
     await w.close();
@@ -244,7 +247,9 @@ describe('the task log as a tree, read through a running node', () => {
     const blocks = all.filter((e) => e.event === 'block').map((e) => `${e.data.Event} ${e.data.Name} ${e.data.Status} ${e.data.ParentId}`);
     assert.deepEqual(blocks, [`Started Live step Running ${id}`, `Started Live action Running ${id}_1_1`, `Ended Live action Failed ${id}_1_1`, `Ended Live step Failed ${id}`]);
     const logs = all.filter((e) => e.event === 'log').flatMap((e) => e.data.LogElements.map((l: any) => `${e.data.BlockId}: ${l.MessageText}`));
-    assert.deepEqual(logs, [`${id}: live root line`, `${id}_1_1: live step line`, ...[0, 1, 2, 3, 4].map((i) => `${id}_1_2: action ${i}`)]);
+    assert.deepEqual(logs, [`${id}: live root line`, `${id}_1_1: live step line`, ...[0, 1, 2, 3, 4].map((i) => `${id}_1_2: action ${i}`), `${id}_1_2: ${tricky}`]);
+    const warning = all.filter((e) => e.event === 'log').flatMap((e) => e.data.LogElements).find((l: any) => l.Category === 'Warning');
+    assert.deepEqual(warning, { Category: 'Warning', OccurredAt: warning.OccurredAt, MessageText: tricky, Detail: 'detail "d"\n second line\\' });
     assert.ok(all.every((e) => /^a1:\d+$/.test(e.id)), 'every event carries a cursor');
 
     // A client that drops after the third event and reconnects with its id misses nothing and repeats nothing.

@@ -25,14 +25,28 @@ describe('server tasks on one node', () => {
     assert.equal(done.State, 'Success', done.ErrorMessage);
     assert.equal(done.ServerNode, 'solo');
     assert.equal(done.FinishedSuccessfully, true);
+    // The task is the root of the tree; the script is one step under it, holding the script's output.
     const d = await api(node.url, `/api/tasks/${t.Id}/details`, K);
-    const elements = d.body.ActivityLogs[0].Children[0].LogElements as any[];
+    const root = d.body.ActivityLogs[0];
+    assert.equal(root.Id, t.Id);
+    assert.equal(root.Status, 'SuccessWithWarning', 'stderr was logged as Error');
+    assert.ok(root.LogElements.some((e: any) => e.MessageText === `Task ${t.Id} (${t.Description}) started on node solo, attempt 1`));
+    assert.equal(root.Children.length, 1, 'one step under the task');
+    const step = root.Children[0];
+    assert.equal(step.Status, 'SuccessWithWarning');
+    assert.ok(step.Started && step.Ended && step.ProgressPercentage === 100);
+    const elements = step.LogElements as any[];
     assert.ok(elements.some((e) => e.Category === 'Info' && e.MessageText === `hello from ${t.Id}`));
     assert.ok(elements.some((e) => e.Category === 'Error' && e.MessageText === 'oops'));
     const raw = await api(node.url, `/api/Spaces-1/tasks/${t.Id}/raw`, K);
-    assert.match(raw.body, /Info {5}\| hello from/);
-    const tail = await api(node.url, `/api/tasks/${t.Id}/details?tail=1`, K);
-    assert.equal(tail.body.ActivityLogs[0].Children[0].LogElements.length, 1);
+    assert.match(raw.body, new RegExp(`^ {20}\\| {3}${step.Name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[SuccessWithWarning, [\\d.]+ m?s\\]$`, 'm'), 'the step has a header with its status and duration');
+    assert.match(raw.body, /Info {5}\| {5}hello from/, 'the step\'s lines are indented under it');
+    // tail=1: the step's last line, after a marker counting the one left out.
+    const tail = (await api(node.url, `/api/tasks/${t.Id}/details?tail=1`, K)).body.ActivityLogs[0].Children[0].LogElements;
+    assert.equal(tail.length, 2);
+    assert.equal(tail[0].Category, 'Gap');
+    assert.match(tail[0].MessageText, new RegExp(`^1 earlier log line not shown here: .*/api/Spaces-1/tasks/${t.Id}/raw\\.$`));
+    assert.ok(['hello from', 'oops'].some((m) => tail[1].MessageText.startsWith(m)));
   });
 
   it('fails a script that exits non-zero, with the exit code in the error', async () => {

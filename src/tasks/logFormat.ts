@@ -86,10 +86,13 @@ export function isCloseRecord(buf: Buffer, start: number, end: number): boolean 
 
 const PEEK = /^\{"t":"([^"\\]*)","c":"([A-Za-z]+)","b":"([^"\\]*)"/;
 
-/** t, c and b of a log line from its first bytes, without parsing it; undefined when it does not start that way. */
-export function peekLine(buf: Buffer, start: number, end: number): { t: string; c: string; b: string } | undefined {
+/**
+ * t, c and b of a log line from its first bytes, without parsing it, and how many bytes they take;
+ * undefined when the line does not start that way.
+ */
+export function peekLine(buf: Buffer, start: number, end: number): { t: string; c: string; b: string; length: number } | undefined {
   const m = PEEK.exec(buf.toString('latin1', start, Math.min(end, start + 256)));
-  return m ? { t: m[1]!, c: m[2]!, b: m[3]! } : undefined;
+  return m ? { t: m[1]!, c: m[2]!, b: m[3]!, length: m[0].length } : undefined;
 }
 
 /** Parses one line; undefined for a torn or foreign line. */

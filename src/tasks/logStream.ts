@@ -3,7 +3,8 @@
 // (Last-Event-ID) carries on exactly where it left off.
 import { forwardChunks, openLog, type LogFile } from './logFiles.js';
 import { endsClosed } from './logIndex.js';
-import { isStructure, parseRecord, toElement, type LineRecord, type LogElement, type StructureRecord } from './logFormat.js';
+import { isStructure, parseRecord, type StructureRecord } from './logFormat.js';
+import { appendElement, Bytes } from './logJson.js';
 
 /** Per file, how far the client has it: "a1:1234,r1:88,a2:0" (a = attempt, r = recovery). */
 export class LogCursor {
@@ -26,7 +27,8 @@ export class LogCursor {
 
 export interface StreamEvent {
   readonly event: 'log' | 'block';
-  readonly data: object;
+  /** The event's data, serialised. */
+  readonly json: Buffer;
   /** The file offset just past the event's last record. */
   readonly offset: number;
 }
@@ -39,7 +41,11 @@ export interface StreamRead {
   readonly more: boolean;
 }
 
-/** One bounded read (about 256 KiB, or one longer line) of a file from `from`. */
+/**
+ * One bounded read (about 256 KiB, or one longer line) of a file from `from`: `block` events
+ * {Event: Started|Ended, Id, ParentId, Name, Status, OccurredAt, Attempt} and `log` events
+ * {File, Attempt, Kind, BlockId, LogElements}, one per run of lines of the same block.
+ */
 export async function readEvents(file: LogFile, from: number, rootId: string): Promise<StreamRead> {
   const fh = await openLog(file.path);
   if (!fh) return { events: [], next: from, more: false };
@@ -47,34 +53,44 @@ export async function readEvents(file: LogFile, from: number, rootId: string): P
     const { size } = await fh.stat();
     if (size <= from) return { events: [], next: from, more: false };
     const events: StreamEvent[] = [];
+    const group = new Bytes();
+    const element = new Bytes();
+    let block: string | undefined;
     let next = from;
-    let group: { block: string; elements: LogElement[] } | undefined;
     const flush = () => {
-      if (!group) return;
-      events.push({ event: 'log', offset: next, data: { File: file.name, Attempt: file.attempt, Kind: file.kind, BlockId: group.block, LogElements: group.elements } });
-      group = undefined;
+      if (block === undefined) return;
+      events.push({ event: 'log', offset: next, json: group.ascii(']}').take() });
+      block = undefined;
     };
     for await (const c of forwardChunks(fh, from, size)) {
       for (let i = 0; i < c.starts.length; i++) {
-        const r = parseRecord(c.buf, c.starts[i]!, c.ends[i]!);
-        const end = c.base + c.ends[i]! + 1;
-        if (!r) { next = end; continue; }
-        if (isStructure(c.buf, c.starts[i]!, c.ends[i]!)) {
-          const s = r as StructureRecord;
-          if (s.k === 'close') { next = end; continue; }
-          flush();
+        const s = c.starts[i]!;
+        const e = c.ends[i]!;
+        const end = c.base + e + 1;
+        if (isStructure(c.buf, s, e)) {
+          const r = parseRecord(c.buf, s, e) as StructureRecord | undefined;
+          if (r && r.k !== 'close') {
+            flush();
+            events.push({ event: 'block', offset: end, json: Buffer.from(JSON.stringify({
+              Event: r.k === 'start' ? 'Started' : 'Ended', Id: r.id, ParentId: r.p, Name: r.n,
+              Status: r.k === 'start' ? 'Running' : r.s, OccurredAt: r.t, Attempt: file.attempt,
+            })) });
+          }
           next = end;
-          events.push({ event: 'block', offset: next, data: {
-            Event: s.k === 'start' ? 'Started' : 'Ended', Id: s.id, ParentId: s.p, Name: s.n,
-            Status: s.k === 'start' ? 'Running' : s.s, OccurredAt: s.t, Attempt: file.attempt,
-          } });
           continue;
         }
-        const l = r as LineRecord;
-        const block = l.b ?? rootId;
-        if (group && group.block !== block) flush();
-        group ??= { block, elements: [] };
-        group.elements.push(toElement(l));
+        const b = appendElement(element, c.buf, s, e);
+        if (b !== undefined) {
+          const id = b || rootId;
+          if (block !== id) {
+            flush();
+            block = id;
+            group.text(`{"File":${JSON.stringify(file.name)},"Attempt":${file.attempt},"Kind":"${file.kind}","BlockId":${JSON.stringify(id)},"LogElements":[`);
+          } else {
+            group.ascii(',');
+          }
+          element.moveTo(group);
+        }
         next = end;
       }
       break; // one chunk per call: the caller sends it (awaiting the socket) before reading on

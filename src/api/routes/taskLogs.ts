@@ -71,7 +71,11 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
   let wake: (() => void) | undefined;
   const stopListening = onLogWritten(ctx.notifications, task.id, () => wake?.());
   req.raw.on('close', () => { closed = true; wake?.(); });
-  const send = (event: string, data: unknown) => write(res, `id: ${cursor.toString()}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`, () => closed);
+  // No id before anything was read: an empty id would reset the client's Last-Event-ID.
+  const send = (event: string, data: Buffer | object) => {
+    const id = cursor.toString();
+    return write(res, [`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: `, Buffer.isBuffer(data) ? data : JSON.stringify(data), '\n\n'], () => closed);
+  };
   try {
     let lastState = '';
     while (!closed) {
@@ -85,7 +89,7 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
           const r = await readEvents(f, cursor.get(f), task.id);
           for (const e of r.events) {
             cursor.set(f, e.offset);
-            await send(e.event, e.data);
+            await send(e.event, e.json);
           }
           cursor.set(f, r.next);
           more ||= r.more;
@@ -117,9 +121,11 @@ async function logComplete(t: TaskRow, files: readonly LogFile[]): Promise<boole
 }
 
 /** Writes, and waits for the socket to drain when its buffer is full (or for the client to go). */
-async function write(res: ServerResponse, text: string, gone: () => boolean): Promise<void> {
+async function write(res: ServerResponse, parts: (string | Buffer)[], gone: () => boolean): Promise<void> {
   if (gone() || res.writableEnded) return;
-  if (res.write(text)) return;
+  let ok = true;
+  for (const p of parts) ok = res.write(p) && ok;
+  if (ok) return;
   await new Promise<void>((resolve) => {
     const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
     res.on('drain', done);
