@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, createCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, queueTask, readyCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
 
 const NODE_ID = 'OctopusServerNodes-solo';
 
@@ -23,7 +23,7 @@ describe('the REST API of one node', () => {
   let adminId: string;
 
   before(async () => {
-    c = await createCluster(['solo']);
+    c = await readyCluster(['solo']);
     node = await startNode(c.homes[0]!, 'solo');
     base = node.url;
     adminId = (await api(base, '/api/users/me', { apiKey: ADMIN_API_KEY })).body.Id;
@@ -132,7 +132,47 @@ describe('the REST API of one node', () => {
     }
     const ok = await api(base, '/api/octopusservernodes?skip=0&take=1', { apiKey: ADMIN_API_KEY });
     assert.equal(ok.status, 200);
-    assert.equal(ok.body.Items.length, 1);
+    assert.deepEqual(ok.body.Items.map((n: any) => n.Id), [NODE_ID]);
+    const past = await api(base, '/api/octopusservernodes?skip=1&take=1', { apiKey: ADMIN_API_KEY });
+    assert.equal(past.status, 200);
+    assert.deepEqual(past.body.Items, [], 'skip past the only node leaves no items');
+    assert.equal(past.body.TotalResults, 1);
+  });
+
+  it('pages the task list: take=2 over five known tasks gives pages of 2, 2 and 1, newest first, each task once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await queueTask(node, { Name: 'Noop' })).Id);
+    const newestFirst = [...ids].reverse();
+    const q = `ids=${ids.join(',')}`;
+    const seen: string[] = [];
+    for (const [skip, expected] of [[0, newestFirst.slice(0, 2)], [2, newestFirst.slice(2, 4)], [4, newestFirst.slice(4)], [6, []]] as const) {
+      const r = await api(base, `/api/tasks?${q}&skip=${skip}&take=2`, { apiKey: ADMIN_API_KEY });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.Items.map((t: any) => t.Id), expected, `the page at skip=${skip}`);
+      assert.equal(r.body.TotalResults, 5, `TotalResults at skip=${skip}`);
+      assert.equal(r.body.ItemsPerPage, 2);
+      assert.equal(r.body.NumberOfPages, 3);
+      assert.equal(r.body.LastPageNumber, 2);
+      assert.equal(r.body.Links['Page.Current'], `/api/tasks?skip=${skip}&take=2`);
+      assert.equal(r.body.Links['Page.Last'], '/api/tasks?skip=4&take=2');
+      seen.push(...r.body.Items.map((t: any) => t.Id));
+    }
+    assert.deepEqual(seen, newestFirst, 'the pages together hold every task exactly once');
+    // The same through the space-scoped route.
+    const spaced = await api(base, `/api/Spaces-1/tasks?${q}&skip=2&take=2`, { apiKey: ADMIN_API_KEY });
+    assert.deepEqual(spaced.body.Items.map((t: any) => t.Id), newestFirst.slice(2, 4));
+    // take=0 answers the count only: no items, the same total.
+    const count = await api(base, `/api/tasks?${q}&take=0`, { apiKey: ADMIN_API_KEY });
+    assert.equal(count.status, 200);
+    assert.deepEqual(count.body.Items, []);
+    assert.equal(count.body.TotalResults, 5);
+    assert.equal(count.body.ItemsPerPage, 0);
+    // Without take, one default page of 30 holds them all.
+    const all = await api(base, `/api/tasks?${q}`, { apiKey: ADMIN_API_KEY });
+    assert.deepEqual(all.body.Items.map((t: any) => t.Id), newestFirst);
+    assert.equal(all.body.ItemsPerPage, 30);
+    assert.equal(all.body.NumberOfPages, 1);
+    assert.equal(all.body.LastPageNumber, 0);
   });
 
   it('answers odd paths, odd ids and oversized bodies with a 4xx and the error body, never a 500', async () => {
@@ -159,11 +199,15 @@ describe('the REST API of one node', () => {
   });
 
   it('cannot be tricked past authentication by percent-encoding or case in the path', async () => {
-    for (const [method, path] of [['POST', '/%61pi/tasks'], ['GET', '/%61pi/tasks'], ['GET', '/%61%70%69/octopusservernodes'], ['GET', '/api/%74asks'], ['GET', '//api/tasks'], ['GET', '/API/tasks']] as const) {
+    const before = (await api(base, '/api/tasks?take=0', { apiKey: ADMIN_API_KEY })).body.TotalResults;
+    assert.equal(typeof before, 'number');
+    for (const [method, path] of [['POST', '/%61pi/tasks'], ['POST', '//api/tasks'], ['POST', '/API/tasks'], ['GET', '/%61pi/tasks'], ['GET', '/%61%70%69/octopusservernodes'], ['GET', '/api/%74asks'], ['GET', '//api/tasks'], ['GET', '/API/tasks']] as const) {
       const r = await api(base, path, { method, ...(method === 'POST' ? { body: { Name: 'AdHocScript', Arguments: { ScriptBody: 'id' } } } : {}) });
       assert.ok(r.status === 401 || r.status === 404, `${method} ${path} answered ${r.status}`);
     }
-    const r = await api(base, '/api/tasks?take=0', { apiKey: ADMIN_API_KEY });
+    const r = await api(base, '/api/tasks?take=1000', { apiKey: ADMIN_API_KEY });
+    assert.equal(r.body.TotalResults, before, 'no task was queued');
+    assert.equal(r.body.Items.length, before, 'the list holds every task');
     assert.ok(r.body.Items.every((t: any) => t.Name !== 'AdHocScript' || t.Arguments.ScriptBody !== 'id'), 'no script was queued');
   });
 
@@ -204,12 +248,14 @@ describe('the REST API of one node', () => {
     assert.ok(listed, 'the new key is listed');
     assert.equal(listed.Purpose, 'deploy script');
     assert.ok(!JSON.stringify(list.body).includes(key), 'the list never contains a key');
+    assert.ok(list.body.Items.length >= 2, 'the admin key and the new key are listed');
     for (const k of list.body.Items as any[]) assert.equal(k.ApiKey, undefined);
     const me = await api(base, '/api/users/me', { apiKey: key });
     assert.equal(me.status, 200);
     assert.equal(me.body.Username, 'admin');
     const stored = await adminQuery<{ row: string }>('SELECT row_to_json(k)::text AS row FROM api_keys k', [], c.databaseUrl);
-    for (const r of stored.rows) assert.ok(!r.row.includes(key), 'the database holds only the hash');
+    assert.ok(stored.rows.length >= 2, 'the admin key and the new key are stored');
+    for (const r of stored.rows) assert.ok(!r.row.includes(key) && !r.row.includes(key.slice(4)), 'the database holds only the hash');
   });
 
   describe('a user who is not an administrator', () => {

@@ -12,6 +12,9 @@ import {
   type CliResult, type NodeProcess, type TestCluster,
 } from './helpers.js';
 
+// Every cluster here is built through the real CLI (`createCluster`) on purpose: these tests are
+// about the commands themselves. Tests that only need a cluster use `readyCluster`.
+
 // ---- what "nothing was written" means, checked from outside ----
 
 /** A home that did not exist before a refused command still does not: no folder, no config file, no key. */

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { ADMIN_API_KEY, ADMIN_PASSWORD, api, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
+// Built through the real CLI on purpose (setup, show-master-key, path, admin, join ×3): this file
+// proves the documented HA flow yields a working cluster. Other multi-node files use `readyCluster`.
 describe('a four-node cluster built with the HA flow', () => {
   let cluster: TestCluster;
   let nodes: NodeProcess[];
@@ -41,7 +43,8 @@ describe('a four-node cluster built with the HA flow', () => {
   it('reports that every node sees the same shared folders', async () => {
     await waitFor('storage checks of all nodes', async () => {
       const r = await api(nodes[0]!.url, '/api/octopusservernodes/summary', { apiKey: ADMIN_API_KEY });
-      return (r.body.Nodes as any[]).every((x) => x.SharedStorage.Status === 'Ok');
+      const listed = r.body.Nodes as any[];
+      return listed.length === names.length && listed.every((x) => x.SharedStorage.Status === 'Ok');
     });
   });
 

@@ -92,6 +92,7 @@ describe('password hashing', () => {
   });
 });
 
+// Through the real CLI on purpose: what `setup` and `admin --api-key` store, and the files they write.
 describe('secrets in a cluster created through the CLI', () => {
   it('stores API keys and passwords hashed, and the key file readable only by its owner', async () => {
     const c = await createCluster(['keeper']);
@@ -100,7 +101,11 @@ describe('secrets in a cluster created through the CLI', () => {
     assert.ok(!keys.rows[0]!.row.includes(ADMIN_API_KEY), 'the API key itself must not be stored');
     assert.ok(!keys.rows[0]!.row.includes(ADMIN_API_KEY.slice(4)), 'no part of the API key may be stored');
     const users = await adminQuery<{ row: string }>('SELECT row_to_json(u)::text AS row FROM users u', [], c.databaseUrl);
-    for (const u of users.rows) assert.ok(!u.row.includes(ADMIN_PASSWORD), 'the password must not be stored');
+    assert.equal(users.rowCount, 1, 'setup creates the administrator');
+    for (const u of users.rows) {
+      assert.ok(!u.row.includes(ADMIN_PASSWORD), 'the password must not be stored');
+      assert.match(JSON.parse(u.row).password_hash, /^scrypt\$/, 'the password is stored as a scrypt hash');
+    }
     const cluster = await adminQuery<{ row: string }>('SELECT row_to_json(x)::text AS row FROM cluster x', [], c.databaseUrl);
     assert.ok(!cluster.rows[0]!.row.includes(c.masterKey), 'the master key must not be stored in the database');
     assert.equal(statSync(join(c.homes[0]!, 'master.key')).mode & 0o777, 0o600);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../src/db/embedded.js';
 import { generateMasterKey } from '../src/crypto/masterKey.js';
-import { ADMIN_PASSWORD, adminQuery, api, createCluster, cuttle, freshDatabase, startNode, tempDir, waitFor, type NodeProcess } from './helpers.js';
+import { ADMIN_PASSWORD, adminQuery, api, readyCluster, cuttle, freshDatabase, startNode, tempDir, waitFor, type NodeProcess } from './helpers.js';
 
 const MIGRATIONS = readdirSync(fileURLToPath(new URL('../../migrations/', import.meta.url))).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
 
@@ -71,7 +71,10 @@ describe('eight container-style nodes started at the same instant on an empty da
       const k = cuttle(['show-master-key', '--home', n.home]);
       assert.equal(k.code, 0, k.stderr);
       assert.equal(k.stdout.trim(), masterKey);
+      assert.equal(JSON.parse(readFileSync(join(n.home, 'cuttle.config.json'), 'utf8')).nodeName, n.name, `${n.home} is ${n.name}'s own`);
+      assert.ok(!n.home.startsWith(shared + '/'), 'the home is outside the shared folder');
     }
+    assert.equal(new Set(nodes.map((n) => n.home)).size, names.length, 'eight different homes');
   });
 
   it('brings a stopped container back with the same environment and home', async () => {
@@ -107,7 +110,7 @@ describe('eight container-style nodes started at the same instant on an empty da
 
 describe('a schema newer than this Cuttle', () => {
   it('is refused by run, join, upgrade and container start, with a message saying to upgrade Cuttle', async () => {
-    const c = await createCluster(['older', 'other']);
+    const c = await readyCluster(['older', 'other']);
     await adminQuery(`INSERT INTO schema_migrations (version, name) VALUES (999, '999_from_the_future')`, [], c.databaseUrl);
     const expect = (what: string, r: { code: number; stderr: string }) => {
       assert.equal(r.code, 1, `${what}: ${r.stderr}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_API_KEY, BIN, FAST_TIMINGS, api, createCluster, cuttle, startNode, tempDir, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, BIN, FAST_TIMINGS, api, readyCluster, cuttle, startNode, tempDir, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 // A node whose "shared" folder is really another folder: the node runs in a mount namespace of
 // its own in which the cluster's shared path is a bind mount of a different, private folder.
@@ -25,7 +25,7 @@ describe('a node whose shared folder is not the folder the others see', { skip: 
   let other: string;
 
   before(async () => {
-    c = await createCluster(['share-a', 'share-b']);
+    c = await readyCluster(['share-a', 'share-b']);
     other = tempDir('cuttle-not-shared-');
     a = await startNode(c.homes[0]!, 'share-a');
     b = await startNode(c.homes[1]!, 'share-b', {}, undefined, withPrivateMount(other, c.shared));

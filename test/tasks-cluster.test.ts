@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
-import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -14,9 +14,7 @@ async function task(node: NodeProcess, id: string): Promise<any> {
   return (await api(node.url, `/api/tasks/${id}`, K)).body;
 }
 
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
+const alive = processRunning;
 
 async function setNode(node: NodeProcess, name: string, body: object): Promise<void> {
   const r = await api(node.url, `/api/octopusservernodes/OctopusServerNodes-${name}`, { ...K, method: 'PUT', body });
@@ -30,7 +28,7 @@ describe('server tasks across a four-node cluster', () => {
   let work: string;
 
   before(async () => {
-    cluster = await createCluster(names);
+    cluster = await readyCluster(names);
     nodes = await Promise.all(names.map((n, i) => startNode(cluster.homes[i]!, n)));
     work = join(cluster.root, 'work');
     mkdirSync(work);
@@ -54,19 +52,27 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     }, 120_000, 200);
     const r = await api(nodes[1]!.url, `/api/tasks?ids=${ids.join(',')}&take=1000`, K);
     assert.equal(r.body.TotalResults, 200);
+    assert.equal(r.body.Items.length, 200);
     assert.ok(r.body.Items.every((t: any) => t.State === 'Success'), 'every task succeeded');
     const ran = readFileSync(join(work, 'ids'), 'utf8').trim().split('\n').sort();
     assert.deepEqual(ran, [...ids].sort(), 'each task ran exactly once');
     const perNode = new Map<string, number>();
     for (const t of r.body.Items) perNode.set(t.ServerNode, (perNode.get(t.ServerNode) ?? 0) + 1);
     process.stdout.write(`# tasks per node: ${JSON.stringify(Object.fromEntries(perNode))}\n`);
-    for (const n of names) {
-      const f = join(work, 'conc', `max-${n}`);
-      if (!existsSync(f)) continue;
-      const max = Math.max(...readFileSync(f, 'utf8').trim().split('\n').map(Number));
-      assert.ok(max <= 5, `${n} ran ${max} tasks at once, above its cap of 5`);
-    }
     assert.ok(perNode.size >= 2, 'work spread over more than one node');
+    let sampled = 0;
+    for (const n of names) {
+      // A node that ran tasks left one sample per task; a node that ran none left no file.
+      const f = join(work, 'conc', `max-${n}`);
+      assert.equal(existsSync(f), perNode.has(n), `samples of ${n}`);
+      if (!perNode.has(n)) continue;
+      const samples = readFileSync(f, 'utf8').trim().split('\n').map(Number);
+      assert.equal(samples.length, perNode.get(n), `one sample per task ${n} ran`);
+      sampled += samples.length;
+      const max = Math.max(...samples);
+      assert.ok(max >= 1 && max <= 5, `${n} ran ${max} tasks at once, above its cap of 5`);
+    }
+    assert.equal(sampled, 200, 'every task sampled its node\'s concurrency');
   });
 
   it('spreads 20 long tasks 5 per node, and a drained node or a node with cap 0 takes none', async () => {
@@ -89,6 +95,7 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     for (let i = 0; i < 12; i++) more.push((await queue(nodes[3]!, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 0.2' } })).Id);
     await waitFor('tasks done', async () => (await api(nodes[0]!.url, `/api/tasks?ids=${more.join(',')}&states=Success&take=0`, K)).body.TotalResults === 12, 30_000, 100);
     const r = await api(nodes[0]!.url, `/api/tasks?ids=${more.join(',')}&take=100`, K);
+    assert.equal(r.body.Items.length, 12);
     assert.ok(r.body.Items.every((t: any) => t.ServerNode === 'n1' || t.ServerNode === 'n2'), 'only undrained nodes with capacity ran tasks');
     await setNode(nodes[0]!, 'n4', { IsInMaintenanceMode: false });
     await setNode(nodes[0]!, 'n3', { MaxConcurrentTasks: 5 });
@@ -198,7 +205,7 @@ describe('a shared task-log folder that turns read-only mid-run', { skip: proces
   let mounted = false;
   let taskLogs: string;
   before(async () => {
-    cluster = await createCluster(['ro']);
+    cluster = await readyCluster(['ro']);
     node = await startNode(cluster.homes[0]!, 'ro');
     taskLogs = join(cluster.shared, 'TaskLogs');
   });

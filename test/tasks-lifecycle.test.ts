@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { Masker } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -24,7 +24,7 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
   let nodes: NodeProcess[];
   const env = { CUTTLE_SHUTDOWN_GRACE_SECONDS: '0.5', CUTTLE_RETENTION_JOB_SECONDS: '0.5' };
   before(async () => {
-    cluster = await createCluster(['l1', 'l2']);
+    cluster = await readyCluster(['l1', 'l2']);
     nodes = await Promise.all(['l1', 'l2'].map((n, i) => startNode(cluster.homes[i]!, n, env)));
   });
   after(async () => { await Promise.all(nodes.map((n) => n.kill('SIGKILL'))); });
@@ -63,30 +63,61 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
   });
 
   it('runs the task-log retention job on one node at a time, and not while another holds it', async () => {
+    // Two connections: `lock` holds the job's row lock in an open transaction, as a node running the
+    // job would; `db` commits the setting and watches, so every node sees what it sees.
+    const lock = new pg.Client({ connectionString: cluster.databaseUrl });
     const db = new pg.Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
+    await Promise.all([lock.connect(), db.connect()]);
+    const retentionRan = () => nodes.flatMap((n) => n.output().split('\n'))
+      .filter((l) => l.includes('"job":"task-log-retention"') && l.includes('deleted the logs of'));
     try {
-      const t = await queue(nodes[1]!, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo keep me for now' } });
+      const t = await queue(nodes[1]!, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo keep me for now; echo kept > out.txt; new_octopusartifact out.txt kept.txt' } });
       assert.equal((await until(nodes[1]!, t.Id, (x) => x.IsCompleted, 'done')).State, 'Success');
-      const dir = join(cluster.shared, 'TaskLogs', t.Id);
-      assert.ok(existsSync(dir));
-      // Hold the job's row lock, as a node running the job would: no other node may run it meanwhile.
-      await db.query('BEGIN');
-      await db.query(`INSERT INTO scheduled_jobs (name) VALUES ('task-log-retention') ON CONFLICT DO NOTHING`);
-      await db.query(`SELECT * FROM scheduled_jobs WHERE name = 'task-log-retention' FOR UPDATE`);
+      const logDir = join(cluster.shared, 'TaskLogs', t.Id);
+      const artifactDir = join(cluster.shared, 'Artifacts', t.Id);
+      const artifacts = async () => (await api(nodes[0]!.url, `/api/Spaces-1/artifacts?regarding=${t.Id}`, K)).body.TotalResults;
+      assert.ok(existsSync(logDir), 'the task wrote its log');
+      assert.ok(existsSync(artifactDir), 'the task attached an artifact');
+      assert.equal(await artifacts(), 1);
+      assert.deepEqual(retentionRan(), [], 'with the default of 30 days the job has deleted nothing so far');
+
+      await lock.query('BEGIN');
+      const held = await lock.query(`SELECT last_run FROM scheduled_jobs WHERE name = 'task-log-retention' FOR UPDATE`);
+      assert.equal(held.rowCount, 1, 'the nodes have created the job row');
+      const lastRun = (held.rows[0].last_run as Date | null)?.getTime() ?? null;
+      // Committed: from now on every node would delete every finished task's log, were the job not locked.
       await db.query(`INSERT INTO settings (key, value) VALUES ('task_log_retention_days', '0') ON CONFLICT (key) DO UPDATE SET value = '0'`);
-      await db.query(`UPDATE scheduled_jobs SET next_run = now() WHERE name = 'task-log-retention'`);
-      await new Promise((r) => setTimeout(r, 2_000));
-      assert.ok(existsSync(dir), 'no node ran the job while its lock was held elsewhere');
-      await db.query('COMMIT');
-      await waitFor('retention to delete the old log', async () => !existsSync(dir), 10_000);
-      const job = await db.query<{ last_node: string; last_result: string }>(`SELECT last_node, last_result FROM scheduled_jobs WHERE name = 'task-log-retention'`);
-      assert.ok(['l1', 'l2'].includes(job.rows[0]!.last_node));
-      const details = await api(nodes[0]!.url, `/api/tasks/${t.Id}/details`, K);
-      assert.equal(details.body.ActivityLogs[0].Children.length, 0);
+      const old = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM server_tasks WHERE completed_time IS NOT NULL AND NOT logs_deleted`)).rows[0]!.n;
+      assert.ok(old >= 1);
+      await new Promise((r) => setTimeout(r, 2_000)); // four job intervals
+      const during = (await db.query<{ due: boolean; last_run: Date | null }>(`SELECT next_run <= now() AS due, last_run FROM scheduled_jobs WHERE name = 'task-log-retention'`)).rows[0]!;
+      assert.ok(existsSync(logDir), 'the log survives while the lock is held');
+      assert.ok(existsSync(artifactDir), 'the artifact survives while the lock is held');
+      assert.equal(await artifacts(), 1);
+      assert.equal((await db.query(`SELECT 1 FROM server_tasks WHERE logs_deleted`)).rowCount, 0);
+      assert.deepEqual(retentionRan(), []);
+      assert.equal(during.last_run?.getTime() ?? null, lastRun, 'no node ran the job while its lock was held elsewhere');
+      assert.equal(during.due, true, 'the job was due all along; only the lock kept the nodes from it');
+
+      await lock.query('ROLLBACK');
+      await waitFor('retention to delete the old log and artifact', async () => !existsSync(logDir) && !existsSync(artifactDir), 10_000);
+      await waitFor('the job to finish its run', async () => retentionRan().length > 0, 5_000);
+      await new Promise((r) => setTimeout(r, 1_000)); // two more intervals: a second run would show now
+      const runs = retentionRan();
+      assert.equal(runs.length, 1, `exactly one node ran the deletion:\n${runs.join('\n')}`);
+      assert.match(runs[0]!, new RegExp(`deleted the logs of ${old} task\\(s\\) older than 0 day\\(s\\)`));
+      const job = (await db.query<{ last_node: string; last_run: Date }>(`SELECT last_node, last_run FROM scheduled_jobs WHERE name = 'task-log-retention'`)).rows[0]!;
+      assert.ok(['l1', 'l2'].includes(job.last_node), job.last_node);
+      assert.ok(lastRun === null || job.last_run.getTime() > lastRun, 'the job ran after the lock was released');
+      assert.equal((await db.query(`SELECT 1 FROM server_tasks WHERE id = $1 AND logs_deleted`, [t.Id])).rowCount, 1);
+      assert.equal(await artifacts(), 0, 'the artifact is gone from the API too');
+      const raw = (await api(nodes[0]!.url, `/api/tasks/${t.Id}/raw`, K)).body as string;
+      assert.doesNotMatch(raw, /keep me for now|== Attempt/, 'the log is gone from the API too');
     } finally {
-      await db.query('ROLLBACK').catch(() => undefined);
-      await db.end();
+      await lock.query('ROLLBACK').catch(() => undefined);
+      // Back to the default, so the logs of later tests' tasks are kept.
+      await db.query(`DELETE FROM settings WHERE key = 'task_log_retention_days'`).catch(() => undefined);
+      await Promise.all([lock.end(), db.end()]);
     }
   });
 
@@ -107,7 +138,7 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
 
 describe('a lone node that restarts after SIGKILL', () => {
   it('settles the tasks of its previous life first: re-runs the re-runnable one, fails the other naming itself', async () => {
-    const cluster = await createCluster(['solo-r']);
+    const cluster = await readyCluster(['solo-r']);
     let node = await startNode(cluster.homes[0]!, 'solo-r');
     const retry = await queue(node, { Name: 'AdHocScript', RetryOnNodeFailure: true, Arguments: { ScriptBody: `[ -f ${cluster.root}/second ] || { touch ${cluster.root}/second; sleep 60; }` } });
     const once = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 60' } });
@@ -136,7 +167,7 @@ describe('a lone node that restarts after SIGKILL', () => {
 
 describe('a node whose database connection for liveness is cut', () => {
   it('stops its running script at once, and the task runs again (re-runnable) while the node comes back online', async () => {
-    const cluster = await createCluster(['cut1', 'cut2']);
+    const cluster = await readyCluster(['cut1', 'cut2']);
     const [a, b] = await Promise.all(['cut1', 'cut2'].map((n, i) => startNode(cluster.homes[i]!, n)));
     try {
       await api(a!.url, '/api/octopusservernodes/OctopusServerNodes-cut2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
@@ -154,7 +185,7 @@ describe('a node whose database connection for liveness is cut', () => {
       } finally {
         await db.end();
       }
-      await waitFor('the script of the cut-off node to be killed', async () => { try { process.kill(script, 0); return false; } catch { return true; } }, 10_000);
+      await waitFor('the script of the cut-off node to be killed', async () => !processRunning(script), 10_000);
       const done = await until(b!, t.Id, (x) => x.IsCompleted, 'finished', 20_000);
       assert.equal(done.State, 'Success', done.ErrorMessage);
       assert.equal(done.Attempt, 2);
@@ -171,7 +202,7 @@ describe('a node whose database connection for liveness is cut', () => {
 
 describe('a node that is shutting down', () => {
   it('answers its ping with 503 during the shutdown grace period, so a load balancer stops sending it requests', async () => {
-    const cluster = await createCluster(['grace']);
+    const cluster = await readyCluster(['grace']);
     const node = await startNode(cluster.homes[0]!, 'grace', { CUTTLE_SHUTDOWN_GRACE_SECONDS: '5' });
     try {
       assert.equal((await api(node.url, '/api/octopusservernodes/ping')).status, 200);

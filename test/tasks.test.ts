@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_API_KEY, api, queueTask, untilTask, createCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -13,7 +13,7 @@ describe('server tasks on one node', () => {
   let cluster: TestCluster;
   let node: NodeProcess;
   before(async () => {
-    cluster = await createCluster(['solo']);
+    cluster = await readyCluster(['solo']);
     node = await startNode(cluster.homes[0]!, 'solo');
   });
   after(async () => { await node.kill('SIGTERM'); });
@@ -63,7 +63,7 @@ describe('server tasks on one node', () => {
     assert.equal(done.State, 'TimedOut');
     assert.match(done.ErrorMessage, /timeout of 1 seconds/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor('the background child to be killed', async () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5_000);
+    await waitFor('the background child to be killed', async () => !processRunning(pid), 5_000);
   });
 
   it('keeps the node\'s own settings and secrets out of a script\'s environment', async () => {
@@ -79,6 +79,14 @@ describe('server tasks on one node', () => {
     const t = await queue(node, { Name: 'Noop' });
     const done = await finished(node, t.Id);
     assert.equal(done.State, 'Success');
+    // raw keeps one line per log element (block headers included), under a header per attempt.
+    const raw = (await api(node.url, `/api/tasks/${t.Id}/raw`, K)).body as string;
+    const lines = raw.split('\n');
+    const attempt = lines.indexOf('== Attempt 1 ==');
+    assert.ok(attempt > 0, `raw shows attempt 1:\n${raw}`);
+    const logLines = lines.slice(attempt + 1).filter((l) => l.trim() !== '');
+    assert.equal(logLines.length, 1, `exactly one log line:\n${raw}`);
+    assert.match(logLines[0]!, /^\d\d:\d\d:\d\d {3}Info +\| +Noop task completed on node solo$/);
   });
 
   it('collects an artifact a script attaches and serves it for download', async () => {
@@ -143,7 +151,15 @@ describe('server tasks on one node', () => {
     const byIds = await api(node.url, `/api/tasks?ids=${t.Id}`, K);
     assert.deepEqual(byIds.body.Items.map((x: any) => x.Id), [t.Id]);
     const byName = await api(node.url, '/api/tasks?name=Noop&states=Success&node=solo&take=100', K);
-    assert.ok(byName.body.Items.length >= 1);
+    assert.ok(byName.body.Items.some((x: any) => x.Id === t.Id), 'the finished Noop is listed');
     assert.ok(byName.body.Items.every((x: any) => x.Name === 'Noop' && x.State === 'Success' && x.ServerNode === 'solo'));
+    // Each filter really filters: the failed script of an earlier test is left out by state and by name.
+    const failed = await api(node.url, '/api/tasks?states=Failed&take=100', K);
+    assert.ok(failed.body.Items.length >= 1, 'an earlier test left a failed task');
+    assert.ok(failed.body.Items.every((x: any) => x.State === 'Failed'));
+    assert.ok(!failed.body.Items.some((x: any) => x.Id === t.Id));
+    const scripts = await api(node.url, '/api/tasks?name=AdHocScript&take=100', K);
+    assert.ok(scripts.body.Items.length >= 1 && scripts.body.Items.every((x: any) => x.Name === 'AdHocScript'));
+    assert.equal((await api(node.url, '/api/tasks?node=nobody&take=100', K)).body.TotalResults, 0);
   });
 });
