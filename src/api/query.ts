@@ -6,6 +6,8 @@ export function intParam(query: unknown, name: string, fallback: number, min = 0
   if (raw === undefined || raw === '') return fallback;
   const v = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(v) || v < min || v > max) {
+    // Query values are strings, or arrays of them when repeated (which String joins with commas).
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- never a plain object here
     throw new InputError(`The query parameter ${name}="${String(raw)}" must be a whole number from ${min} to ${max}.`);
   }
   return v;

