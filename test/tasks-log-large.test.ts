@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { Masker, TaskLogWriter } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, createCluster, startNode, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, readyCluster, startNode, type NodeProcess, type TestCluster } from './helpers.js';
 
 const MB = 1024 * 1024;
 const headers = { 'X-Octopus-ApiKey': ADMIN_API_KEY };
@@ -66,7 +66,7 @@ describe('a 200 MB task log read at once by raw, details, details?tail=10 and ei
   let node: NodeProcess;
   let db: pg.Client;
   before(async () => {
-    cluster = await createCluster(['big']);
+    cluster = await readyCluster(['big']);
     node = await startNode(cluster.homes[0]!, 'big');
     db = new pg.Client({ connectionString: cluster.databaseUrl });
     await db.connect();
