@@ -1,7 +1,7 @@
 // The task log as a tree: blocks written with the real writer into a running node's shared
 // TaskLogs folder, read back through details, raw and the live stream over real HTTP.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
@@ -185,6 +185,35 @@ describe('the task log as a tree, read through a running node', () => {
     assert.equal(shown[0], 0);
     assert.equal(shown[shown.length - 1], 24_999);
     assert.ok(shown.every((n, i) => i === 0 || n === shown[i - 1]! + (i === at ? Number(m[1]!.replace(/,/g, '')) + 1 : 1)), 'contiguous on each side of the marker');
+  });
+
+  it('reads an attempt without its index by scanning the log, with the same result', async () => {
+    const read = async () => Promise.all(['details', 'details?tail=3', 'details?tail=1&verbose=true'].map(async (q) => (await api(node.url, `/api/tasks/${treeTask}/${q}`, K)).body.ActivityLogs));
+    const indexed = await read();
+    const dir = join(taskLogs, treeTask);
+    for (const k of [1, 2]) renameSync(join(dir, `attempt-${k}.idx`), join(dir, `attempt-${k}.idx.away`));
+    try {
+      assert.deepEqual(await read(), indexed);
+    } finally {
+      for (const k of [1, 2]) renameSync(join(dir, `attempt-${k}.idx.away`), join(dir, `attempt-${k}.idx`));
+    }
+  });
+
+  it('shows a block left open by a canceled attempt as Canceled, and lines written before there were blocks as lines of the task', async () => {
+    const canceled = await insertTask('Canceled', 1);
+    const w = await writer(taskLogs, canceled, 1);
+    await w.root.child('Interrupted step').info('was running when the task was canceled');
+    const tree = (await api(node.url, `/api/tasks/${canceled}/details`, K)).body.ActivityLogs[0];
+    assert.deepEqual(tree.Children.map((c: any) => [c.Name, c.Status]), [['Interrupted step', 'Canceled']]);
+
+    const legacy = await insertTask('Success', 1);
+    mkdirSync(join(taskLogs, legacy));
+    writeFileSync(join(taskLogs, legacy, 'attempt-1.log'), ['one', 'two'].map((m) => JSON.stringify({ t: '2024-05-01T10:00:00.000Z', c: 'Info', m })).join('\n') + '\n');
+    const old = (await api(node.url, `/api/tasks/${legacy}/details?tail=1`, K)).body.ActivityLogs[0];
+    assert.deepEqual(texts(old).slice(1), ['two']);
+    assert.equal(old.Children.length, 0);
+    const raw = (await api(node.url, `/api/tasks/${legacy}/raw`, K)).body as string;
+    assert.match(raw, /== Attempt 1 ==\n10:00:00   Info     \| one\n10:00:00   Info     \| two\n$/);
   });
 
   it('prints raw with the task header, a header per attempt and recovery note, and indented block headers with status', async () => {
