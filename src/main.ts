@@ -18,6 +18,7 @@ import { buildServer } from './api/server.js';
 import { Notifications } from './cluster/notifications.js';
 import { Scheduler } from './cluster/jobs.js';
 import { TaskEngine } from './tasks/engine.js';
+import { AUTH_CHANNEL } from './auth/cache.js';
 import { TaskRegistry } from './tasks/handler.js';
 import { noopHandler } from './tasks/handlers/noop.js';
 import { adHocScriptHandler } from './tasks/handlers/adHocScript.js';
@@ -81,7 +82,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const nonce = randomUUID();
     const monitor = new StorageMonitor({ pool, nodeId: liveness.id, nodeName: config.nodeName, nonce, intervalMs: options.storageCheckMs, offlineThresholdMs: options.offlineThresholdMs, log });
     monitor.paths = paths;
-    const notifications = new Notifications(config.databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes'], config.nodeName, log);
+    const notifications = new Notifications(config.databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes', AUTH_CHANNEL], config.nodeName, log);
     await notifications.start();
     cleanups.push(() => notifications.stop());
     // The port is bound before the node registers (a taken port must fail before anything is

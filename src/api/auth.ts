@@ -3,6 +3,8 @@ import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { getUser, userByApiKey } from '../auth/users.js';
 import { SESSION_COOKIE, sessionUserId } from '../auth/sessions.js';
 import type { ApiContext } from './context.js';
+import { AUTH_CHANNEL, CredentialCache } from '../auth/cache.js';
+import { hashApiKey } from '../crypto/secrets.js';
 import { hasPermission, type Permission } from '../auth/permissions.js';
 
 /** The routes anyone may call (SPEC.md §5): the root document, the health ping, login and the portal's files. */
@@ -42,15 +44,22 @@ export function cookieValue(req: FastifyRequest, name: string): string | undefin
 }
 
 export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
+  const cache = new CredentialCache();
+  ctx.notifications.on('notify', (channel: string) => { if (channel === AUTH_CHANNEL) cache.clear(); });
+  ctx.notifications.on('reconnected', () => cache.clear());
   app.addHook('onRequest', async (req) => {
     const apiKey = req.headers['x-octopus-apikey'];
     const query = req.query as Record<string, unknown> | undefined;
     const key = typeof apiKey === 'string' ? apiKey : typeof query?.apikey === 'string' ? query.apikey : undefined;
     if (key) {
-      req.user = await userByApiKey(ctx.pool, key);
+      // Keyed by the key's hash: the cache never holds a usable secret.
+      const id = hashApiKey(key);
+      req.user = cache.get(id) ?? await userByApiKey(ctx.pool, key);
+      if (req.user) cache.set(id, req.user);
     } else {
       const token = cookieValue(req, SESSION_COOKIE);
       if (token) {
+        // Sessions are looked up every time: a logout must end them on every node at once.
         const userId = await sessionUserId(ctx.pool, ctx.key, token);
         if (userId) {
           req.user = await getUser(ctx.pool, userId);

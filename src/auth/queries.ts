@@ -87,3 +87,11 @@ export async function selectSessionUser(db: Queryable, id: string): Promise<stri
 export async function revokeSessionRow(db: Queryable, id: string): Promise<void> {
   await db.query('UPDATE sessions SET revoked_at = now() WHERE id = $1', [id]);
 }
+
+/** Every node clears its cached API-key sign-ins when this is notified (a key revoked, a user changed). */
+export const AUTH_CHANNEL = 'cuttle_auth';
+
+/** Tells every node to forget the credentials it cached; sent in the transaction of the change. */
+export async function notifyAuthChanged(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_notify('${AUTH_CHANNEL}', '')`);
+}

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { InputError } from '../errors.js';
 import { generateApiKey, hashApiKey, hashPassword, isApiKeyFormat, verifyPassword } from '../crypto/secrets.js';
 import {
-  insertAdmin, insertApiKey, promoteToAdmin, selectActiveUserByName, selectApiKeyByHash, selectApiKeys, selectUser,
+  insertAdmin, insertApiKey, notifyAuthChanged, promoteToAdmin, selectActiveUserByName, selectApiKeyByHash, selectApiKeys, selectUser,
   selectUserByApiKeyHash, selectUserByName, type UserRecord,
 } from './queries.js';
 
@@ -39,7 +39,10 @@ export async function createOrResetAdmin(db: Queryable, username: string, passwo
   const hash = password === undefined ? null : await hashPassword(validatePassword(password));
   const row = await selectUserByName(db, username);
   if (row) {
-    return { user: toUser(await promoteToAdmin(db, row.id, hash)), created: false };
+    const user = toUser(await promoteToAdmin(db, row.id, hash));
+    // A node may hold this user's keys in its cache with the old rights: every node forgets them.
+    await notifyAuthChanged(db);
+    return { user, created: false };
   }
   if (hash === null) {
     throw new InputError(`There is no user "${username}" yet; give --password to create it.`);
