@@ -37,11 +37,16 @@ async function dropTemplate(adminUrl: string): Promise<void> {
 function runTests(adminUrl: string, label: string, files: string[]): Promise<number> {
   return new Promise((resolve) => {
     process.stdout.write(`\n# Cuttle tests against ${label}\n`);
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout',
+      `--test-reporter=${join(here, 'durations-reporter.js')}`, '--test-reporter-destination=stdout', ...files], {
       stdio: 'inherit',
       env: { ...process.env, CUTTLE_TEST_ADMIN_URL: adminUrl, CUTTLE_TEST_TEMPLATE: TEMPLATE, CUTTLE_TEST_LABEL: label },
     });
-    child.on('exit', (code) => resolve(code ?? 1));
+    child.on('exit', (code) => {
+      process.stdout.write(`# ${files.length} test files against ${label} in ${((Date.now() - started) / 1000).toFixed(1)} s (wall clock)\n`);
+      resolve(code ?? 1);
+    });
   });
 }
 
