@@ -185,11 +185,6 @@ export class TaskLogWriter {
 
   get hasWarnings(): boolean { return this.rootBlock.warnings; }
 
-  /** The same as `root.write`, for callers that still hold the writer rather than a block. */
-  write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
-    return this.root.write(category, message, detail);
-  }
-
   /** Ends open blocks (Canceled), marks the attempt closed, and waits for everything to be written. */
   async close(): Promise<void> {
     if (!this.closed) {
@@ -206,7 +201,8 @@ export class TaskLogWriter {
   }
 
   maskName(name: string): string {
-    return capText(this.masker.mask(name)).slice(0, 1024);
+    const masked = this.masker.mask(name);
+    return masked.length > 1024 ? `${masked.slice(0, 1024)}…` : masked;
   }
 
   enqueueLine(block: Block, category: LogCategory, message: string, detail: string | null): Promise<void> {
