@@ -186,7 +186,8 @@ export async function createCluster(names: string[], opts: { databaseUrl?: strin
  * The same cluster as `createCluster` (same homes, shared folders, admin, API key and node rows),
  * built in this process with the product's own functions instead of four CLI runs: what `setup`,
  * `path --cluster-shared`, `admin --api-key` and `join` do, on a clone of the migrated template.
- * For tests that need a cluster, not tests of how one is made (those use `createCluster`).
+ * For tests that need a cluster, not tests of how one is made: cli.test.ts, cluster.test.ts (the HA
+ * flow) and crypto.test.ts build theirs with `createCluster` on purpose, wizard.test.ts with the wizard.
  */
 export async function readyCluster(names: string[], opts: { databaseUrl?: string } = {}): Promise<TestCluster> {
   if (names.length === 0) throw new Error('readyCluster needs at least one node name');

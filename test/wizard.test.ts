@@ -49,6 +49,7 @@ function onTerminal(args: string[], steps: [string, string][]): { code: number; 
   return { code: parsed.code, output: parsed.output.replace(/\r/g, '').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
 }
 
+// Clusters here are made by the wizard itself, through the real CLI, on purpose (not `readyCluster`).
 describe('the interactive set-up wizard (`cuttle setup` with no flags on a terminal)', { skip: hasPython ? false : 'needs python3 for a pseudo-terminal' }, () => {
   it('creates a new cluster from the answers, without echoing the password, and a second home joins it with the master key', async () => {
     const db = await freshDatabase({ empty: true });
