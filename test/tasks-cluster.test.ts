@@ -156,6 +156,12 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     assert.ok(sawLineWhileRunning, 'a log line arrived while the task was still running');
     for (let i = 1; i <= 5; i++) assert.ok(text.includes(`line ${i}`));
     assert.match(text, /"State":"Success"/);
+    // The script's step arrives as block events, and every event carries a cursor to resume from.
+    const events = text.split('\n\n').filter((e) => e.includes('event: '));
+    assert.match(text, new RegExp(`event: block\\ndata: \\{"Event":"Started","Id":"${t.Id}_1_1","ParentId":"${t.Id}","Name":"[^"]+","Status":"Running"`));
+    assert.match(text, new RegExp(`event: block\\ndata: \\{"Event":"Ended","Id":"${t.Id}_1_1","ParentId":"${t.Id}","Name":"[^"]+","Status":"Success"`));
+    assert.match(text, new RegExp(`"BlockId":"${t.Id}_1_1","LogElements":\\[\\{"Category":"Info","OccurredAt":"[^"]+","MessageText":"line 1"`));
+    assert.ok(events.filter((e) => /event: (log|block)/.test(e)).every((e) => /^id: a1:\d+\n/.test(e)), 'every log and block event has an id');
     await setNode(nodes[0]!, 'n2', { MaxConcurrentTasks: 5 });
   });
 
@@ -180,6 +186,11 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     const raw = (await api(survivor.url, `/api/tasks/${t.Id}/raw`, K)).body as string;
     assert.match(raw, new RegExp(`Node ${victim.name} stopped responding`));
     assert.match(raw, /second attempt on/);
+    assert.match(raw, /^== Attempt 1 ==$[\s\S]*^== Recovery after attempt 1 ==$[\s\S]*^== Attempt 2 ==$/m);
+    // The step the dead node left open ends Failed in the tree; the re-run's step succeeded.
+    const tree = (await api(survivor.url, `/api/tasks/${t.Id}/details`, K)).body.ActivityLogs[0];
+    assert.deepEqual(tree.Children.map((c: any) => [c.Name.replace(/.* \(attempt (\d)\)$/, 'attempt $1'), c.Status]), [['attempt 1', 'Failed'], ['attempt 2', 'Success']]);
+    assert.ok(tree.LogElements.some((e: any) => e.MessageText.startsWith(`Node ${victim.name} stopped responding`)), 'recovery\'s note is a line of the task');
     nodes = nodes.filter((n) => n !== victim);
   });
 
