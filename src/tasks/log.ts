@@ -82,9 +82,7 @@ class Block implements LogBlock {
   get hasWarnings(): boolean { return this.warnings; }
 
   private target(): Block {
-    let b: Block = this;
-    while (!b.open && b.parent) b = b.parent;
-    return b;
+    return this.open || !this.parent ? this : this.parent.target();
   }
 
   write(category: LogCategory, message: string, detail: string | null = null): Promise<void> {
