@@ -7,7 +7,7 @@ import pg from 'pg';
 import { Logger, makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import { config } from './config.js';
 import { POLL_MS } from './queue.js';
-import { rate, sleep, until } from './util.js';
+import { percentile, rate, round, sleep, until } from './util.js';
 
 const WORKER = fileURLToPath(new URL('../graphile-worker.js', import.meta.url));
 const silent = new Logger(() => () => undefined);
@@ -89,15 +89,23 @@ export async function graphileEndToEnd(url: string, processes: number, clients: 
     try {
       await sleep(300);
       let issued = 0;
+      const calls: number[] = [];
       const started = Date.now();
       await Promise.all(Array.from({ length: clients }, async () => {
-        while (issued < count) { issued++; await utils.addJob('noop', {}); }
+        while (issued < count) {
+          issued++;
+          const t = performance.now();
+          await utils.addJob('noop', {});
+          calls.push(performance.now() - t);
+        }
       }));
+      calls.sort((a, b) => a - b);
       const addedMs = Date.now() - started;
       await until(async () => !(await jobsLeft(pool)), POLL_MS, 600_000, () => describeJobs(pool));
       return {
         worker_processes: processes, concurrency: config.cap, clients, jobs: count,
-        enqueue_seconds: +(addedMs / 1000).toFixed(3), ...rate(count, Date.now() - started, 'jobs_per_second'),
+        enqueue_seconds: +(addedMs / 1000).toFixed(3), add_job_p50_ms: round(percentile(calls, 50)), add_job_p99_ms: round(percentile(calls, 99)),
+        ...rate(count, Date.now() - started, 'jobs_per_second'),
       };
     } finally {
       await stopWorkers(workers);
