@@ -1,6 +1,7 @@
 // What the live stream sends, read from the files a bounded batch at a time: block events and log
 // events, each with the cursor just past it, so a client that reconnects with that cursor
 // (Last-Event-ID) carries on exactly where it left off.
+import type { FileHandle } from 'node:fs/promises';
 import { forwardChunks, openLog, type LogFile } from './logFiles.js';
 import { endsClosed } from './logIndex.js';
 import { isStructure, parseRecord, type StructureRecord } from './logFormat.js';
@@ -42,65 +43,59 @@ export interface StreamRead {
 }
 
 /**
- * One bounded read (about 256 KiB, or one longer line) of a file from `from`: `block` events
+ * One bounded read (about 256 KiB, or one longer line) of an open log file from `from`: `block` events
  * {Event: Started|Ended, Id, ParentId, Name, Status, OccurredAt, Attempt} and `log` events
  * {File, Attempt, Kind, BlockId, LogElements}, one per run of lines of the same block.
  */
-export async function readEvents(file: LogFile, from: number, rootId: string): Promise<StreamRead> {
-  const fh = await openLog(file.path);
-  if (!fh) return { events: [], next: from, more: false };
-  try {
-    const { size } = await fh.stat();
-    if (size <= from) return { events: [], next: from, more: false };
-    const events: StreamEvent[] = [];
-    const group = new Bytes();
-    const element = new Bytes();
-    let block: string | undefined;
-    let next = from;
-    const flush = () => {
-      if (block === undefined) return;
-      events.push({ event: 'log', offset: next, json: group.ascii(']}').take() });
-      block = undefined;
-    };
-    for await (const c of forwardChunks(fh, from, size)) {
-      for (let i = 0; i < c.starts.length; i++) {
-        const s = c.starts[i]!;
-        const e = c.ends[i]!;
-        const end = c.base + e + 1;
-        if (isStructure(c.buf, s, e)) {
-          const r = parseRecord(c.buf, s, e) as StructureRecord | undefined;
-          if (r && r.k !== 'close') {
-            flush();
-            events.push({ event: 'block', offset: end, json: Buffer.from(JSON.stringify({
-              Event: r.k === 'start' ? 'Started' : 'Ended', Id: r.id, ParentId: r.p, Name: r.n,
-              Status: r.k === 'start' ? 'Running' : r.s, OccurredAt: r.t, Attempt: file.attempt,
-            })) });
-          }
-          next = end;
-          continue;
-        }
-        const b = appendElement(element, c.buf, s, e);
-        if (b !== undefined) {
-          const id = b || rootId;
-          if (block !== id) {
-            flush();
-            block = id;
-            group.text(`{"File":${JSON.stringify(file.name)},"Attempt":${file.attempt},"Kind":"${file.kind}","BlockId":${JSON.stringify(id)},"LogElements":[`);
-          } else {
-            group.ascii(',');
-          }
-          element.moveTo(group);
+export async function readEvents(fh: FileHandle, file: LogFile, from: number, rootId: string): Promise<StreamRead> {
+  const { size } = await fh.stat();
+  if (size <= from) return { events: [], next: from, more: false };
+  const events: StreamEvent[] = [];
+  const group = new Bytes();
+  const element = new Bytes();
+  let block: string | undefined;
+  let next = from;
+  const flush = () => {
+    if (block === undefined) return;
+    events.push({ event: 'log', offset: next, json: group.ascii(']}').take() });
+    block = undefined;
+  };
+  for await (const c of forwardChunks(fh, from, size)) {
+    for (let i = 0; i < c.starts.length; i++) {
+      const s = c.starts[i]!;
+      const e = c.ends[i]!;
+      const end = c.base + e + 1;
+      if (isStructure(c.buf, s, e)) {
+        const r = parseRecord(c.buf, s, e) as StructureRecord | undefined;
+        if (r && r.k !== 'close') {
+          flush();
+          events.push({ event: 'block', offset: end, json: Buffer.from(JSON.stringify({
+            Event: r.k === 'start' ? 'Started' : 'Ended', Id: r.id, ParentId: r.p, Name: r.n,
+            Status: r.k === 'start' ? 'Running' : r.s, OccurredAt: r.t, Attempt: file.attempt,
+          })) });
         }
         next = end;
+        continue;
       }
-      break; // one chunk per call: the caller sends it (awaiting the socket) before reading on
+      const b = appendElement(element, c.buf, s, e);
+      if (b !== undefined) {
+        const id = b || rootId;
+        if (block !== id) {
+          flush();
+          block = id;
+          group.text(`{"File":${JSON.stringify(file.name)},"Attempt":${file.attempt},"Kind":"${file.kind}","BlockId":${JSON.stringify(id)},"LogElements":[`);
+        } else {
+          group.ascii(',');
+        }
+        element.moveTo(group);
+      }
+      next = end;
     }
-    flush();
-    // No progress means only a line still being written is left: wait for it rather than spin.
-    return { events, next, more: next > from && next < size };
-  } finally {
-    await fh.close();
+    break; // one chunk per call: the caller sends it (awaiting the socket) before reading on
   }
+  flush();
+  // No progress means only a line still being written is left: wait for it rather than spin.
+  return { events, next, more: next > from && next < size };
 }
 
 /** Whether the attempt's writer closed it (its last record says so). */

@@ -5,7 +5,7 @@ import type { Notifications } from '../../cluster/notifications.js';
 import { getTask, LOG_CHANNEL } from '../../tasks/queries.js';
 import { FINAL_STATES, type TaskRow } from '../../tasks/types.js';
 import { taskDetails } from '../../tasks/present.js';
-import { listLogFiles, type LogFile } from '../../tasks/logFiles.js';
+import { listLogFiles, openLog, type LogFile } from '../../tasks/logFiles.js';
 import { rawLog } from '../../tasks/logRaw.js';
 import { attemptClosed, LogCursor, readEvents } from '../../tasks/logStream.js';
 import { boolParam, intParam, stringParam } from '../query.js';
@@ -82,17 +82,23 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
       const current = await getTask(ctx.pool, task.id);
       if (!current) break;
       const files = taskLogs ? await listLogFiles(taskLogs, task.id) : [];
-      // Every file to its end before the state is looked at again; each read is one bounded batch.
-      for (let more = true; more && !closed;) {
-        more = false;
-        for (const f of files) {
-          const r = await readEvents(f, cursor.get(f), task.id);
-          for (const e of r.events) {
-            cursor.set(f, e.offset);
-            await send(e.event, e.json);
+      // Every file to its end, in order, before the state is looked at again; each read is one
+      // bounded batch, sent (and drained by the socket) before the next is read.
+      for (const f of files) {
+        const fh = await openLog(f.path);
+        if (!fh) continue;
+        try {
+          for (let more = true; more && !closed;) {
+            const r = await readEvents(fh, f, cursor.get(f), task.id);
+            for (const e of r.events) {
+              cursor.set(f, e.offset);
+              await send(e.event, e.json);
+            }
+            cursor.set(f, r.next);
+            more = r.more;
           }
-          cursor.set(f, r.next);
-          more ||= r.more;
+        } finally {
+          await fh.close();
         }
       }
       if (current.state !== lastState) {
