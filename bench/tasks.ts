@@ -7,7 +7,7 @@
 // nodes vs graphile-worker), e2e (16 HTTP clients → 2 nodes vs 16 addJob clients → 2 workers),
 // failover (SIGKILL → task running elsewhere), deep (5,000 vs 100,000 queued, untagged and tagged),
 // explain (plans against 100,000 queued and 1,000,000 finished tasks).
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { Cluster } from './lib/cluster.js';
 import { config, wants } from './lib/config.js';
 import { cuttleEndToEnd } from './lib/e2e.js';
@@ -107,6 +107,8 @@ function slowestPlan(explain: Result | undefined): Result | null {
 async function main(): Promise<void> {
   const cluster = await Cluster.create();
   const started = Date.now();
+  // Other work on the machine skews every figure: the load averages say how much there was.
+  const loadAtStart = loadavg().map((x) => +x.toFixed(2));
   const r: Result = {};
   const section = async (name: Parameters<typeof wants>[0], fn: (c: Cluster, out: Result) => Promise<void>) => {
     if (!wants(name)) return;
@@ -123,8 +125,11 @@ async function main(): Promise<void> {
     await section('deep', async (c, out) => { await c.stop(['b2', 'b3', 'b4']); await deep(c, out); });
     // Last: it leaves 1,100,000 rows behind, and no node may run while its claims are explained.
     await section('explain', async (c, out) => { await c.stop(); Object.assign(out, await explainPlans(c.db, 'b1', config.explainQueued, config.explainFinished)); });
-    const { runs, clients, cap } = config;
-    const details = { machine: { cpus: cpus().length }, config: { ...config, only: [...config.only], runs, clients, cap }, total_seconds: Math.round((Date.now() - started) / 1000) };
+    const details = {
+      machine: { cpus: cpus().length, load_average_at_start: loadAtStart, load_average_at_end: loadavg().map((x) => +x.toFixed(2)) },
+      config: { ...config, only: [...config.only] },
+      total_seconds: Math.round((Date.now() - started) / 1000),
+    };
     process.stdout.write(JSON.stringify({ summary: summary(r), ...details, ...r }, null, 2) + '\n');
   } finally {
     await cluster.close();

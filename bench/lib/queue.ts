@@ -66,7 +66,8 @@ export async function cuttleDrain(cluster: Cluster, names: readonly string[], co
   await insertNoops(db, count, o.tags ?? 0);
   const started = Date.now();
   await cluster.setCaps(names, config.cap, 0);
-  await until(async () => !(await queueBusy(db)), POLL_MS, o.timeoutMs ?? 600_000, () => describeQueue(db));
+  // Generous: 100,000 tasks on a loaded 2-core machine take minutes; this only catches a stall.
+  await until(async () => !(await queueBusy(db)), POLL_MS, o.timeoutMs ?? 1_800_000, () => describeQueue(db));
   const ms = Date.now() - started;
   const out: Record<string, number> = { nodes: names.length, task_cap: config.cap, tasks: count, ...(o.tags ? { tags: o.tags } : {}), ...rate(count, ms) };
   if (o.head && o.head < count) out[`first_${o.head}_tasks_per_second`] = await headRate(db, started, o.head);
