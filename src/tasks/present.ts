@@ -78,6 +78,7 @@ function activityStatus(t: TaskRow): ActivityStatus {
 /**
  * Octopus's task details: the task and its ActivityLogs tree (see logDetails.ts for how attempts
  * and blocks appear). Bounded: a big log is summarised with a marker naming the raw log.
+ * PhysicalLogSize is the size of the task's log files in bytes, as in Octopus.
  */
 export async function taskDetails(t: TaskRow, taskLogs: string | undefined, verbose: boolean, tail: number | undefined): Promise<object> {
   const base = t.spaceId ? `/api/${t.spaceId}/tasks/${t.id}` : `/api/tasks/${t.id}`;
