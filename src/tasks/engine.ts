@@ -9,7 +9,7 @@ import { collectArtifact } from './artifacts.js';
 import type { TaskContext, TaskRegistry } from './handler.js';
 import { Masker, TaskLogWriter } from './log.js';
 import { FencedError, OwnedTask } from './owned.js';
-import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, notifyLogs, readNodeSettings, stillOwned, type Finish } from './queries.js';
+import { CANCEL_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, notifyLogs, readNodeSettings, stillOwned, type Finish } from './queries.js';
 import { runScript, stoppedOutcome } from './runner.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type StopReason, type TaskRow } from './types.js';

@@ -43,8 +43,10 @@ export interface ParsedArguments<A> {
   readonly timeoutSeconds?: number | null;
 }
 
+export type TaskArguments = Record<string, unknown>;
+
 /** One kind of server task. The engine knows handlers only through this interface. */
-export interface TaskHandler<A = Record<string, unknown>> {
+export interface TaskHandler<A extends TaskArguments = TaskArguments> {
   readonly name: string;
   readonly description: string;
   /** Whether the task may simply run again, from the start, when its node dies. */
@@ -59,7 +61,7 @@ export interface TaskHandler<A = Record<string, unknown>> {
 }
 
 interface Registered {
-  readonly handler: TaskHandler<any>;
+  readonly handler: TaskHandler;
   readonly validator: Validator;
 }
 
@@ -76,22 +78,23 @@ function describeError(e: { instancePath: string; message: string; params?: Reco
 export class TaskRegistry {
   private readonly handlers = new Map<string, Registered>();
 
-  register<A>(handler: TaskHandler<A>): this {
+  register<A extends TaskArguments>(handler: TaskHandler<A>): this {
     if (this.handlers.has(handler.name)) throw new Error(`task type ${handler.name} is registered twice`);
+    // Stored without its argument type: the schema check below is what makes `args` an `A`.
     this.handlers.set(handler.name, { handler, validator: Compile(handler.argumentsSchema) });
     return this;
   }
 
-  get(name: string): TaskHandler<any> | undefined {
+  get(name: string): TaskHandler | undefined {
     return this.handlers.get(name)?.handler;
   }
 
-  list(): TaskHandler<any>[] {
+  list(): TaskHandler[] {
     return [...this.handlers.values()].map((r) => r.handler);
   }
 
   /** The handler for a name a caller sent, or a 400 naming the types there are. */
-  require(name: string): TaskHandler<any> {
+  require(name: string): TaskHandler {
     const h = this.get(name);
     if (!h) throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${[...this.handlers.keys()].join(', ')}.`);
     return h;
@@ -101,7 +104,7 @@ export class TaskRegistry {
   parseArguments(name: string, raw: unknown): ParsedArguments<Record<string, unknown>> {
     const r = this.handlers.get(name);
     if (!r) throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${[...this.handlers.keys()].join(', ')}.`);
-    const args = raw ?? {};
+    const args = (raw ?? {}) as TaskArguments;
     if (!r.validator.Check(args)) {
       const seen = new Set<string>();
       const errors = [...r.validator.Errors(args)]
@@ -110,9 +113,9 @@ export class TaskRegistry {
       throw new InputError('There was a problem with your request.', errors);
     }
     const errors: string[] = [];
-    const parsed = r.handler.prepare ? r.handler.prepare(args, errors) : { arguments: args as Record<string, unknown> };
+    const parsed = r.handler.prepare ? r.handler.prepare(args, errors) : { arguments: args };
     // Every task type may carry its own time limit.
-    const t = (args as { TimeoutSeconds?: unknown }).TimeoutSeconds;
+    const t = args.TimeoutSeconds;
     let timeoutSeconds = parsed.timeoutSeconds ?? null;
     if (t !== undefined) {
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 7 * 86400) errors.push('Arguments.TimeoutSeconds must be a whole number of seconds from 1 to 604800.');

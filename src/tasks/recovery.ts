@@ -1,10 +1,11 @@
 import type { PoolClient } from 'pg';
 import { failOrphan, lockOrphans, notifyQueued, requeue } from './queries.js';
-import { TASK_TYPES, type TaskRow } from './types.js';
+import type { TaskRow } from './types.js';
 import { appendNote, type LogCategory } from './log.js';
 
+/** Set when the task was queued: the caller asked for it, or its handler is safe to re-run. */
 export function safeToRerun(t: TaskRow): boolean {
-  return t.retryOnNodeFailure || (TASK_TYPES as Record<string, { safeToRerun: boolean }>)[t.name]?.safeToRerun === true;
+  return t.retryOnNodeFailure;
 }
 
 async function writeNote(taskLogs: string | undefined, t: TaskRow, category: string, message: string): Promise<void> {

@@ -157,7 +157,7 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
     env: { ...scriptEnvironment(), ...o.env },
     ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
   });
-  child.stdin!.on('error', () => undefined);
+  child.stdin.on('error', () => undefined);
   const pgid = child.pid;
   let stopped: StopReason | undefined;
   let killTimer: NodeJS.Timeout | undefined;
@@ -193,7 +193,7 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
     }
     void o.log.info(line);
   };
-  const streamsClosed = Promise.all([eachLine(child.stdout!, onStdout), eachLine(child.stderr!, (line) => void o.log.error(line))]);
+  const streamsClosed = Promise.all([eachLine(child.stdout, onStdout), eachLine(child.stderr, (line) => void o.log.error(line))]);
 
   const code = await new Promise<number>((resolve) => {
     child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
@@ -201,7 +201,7 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
   });
   // Closing the pipe makes the watchdog kill whatever the script left running in its group; the
   // SIGKILL makes sure of it (a process that ignores TERM must not outlive its task).
-  child.stdin!.end();
+  child.stdin.end();
   signalGroup('SIGKILL');
   o.signal.removeEventListener('abort', onAbort);
   await Promise.race([streamsClosed, new Promise((r) => setTimeout(r, 5_000).unref())]);

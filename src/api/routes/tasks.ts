@@ -47,7 +47,7 @@ export function validateNewTask(registry: TaskRegistry, body: Record<string, unk
     if (!(err instanceof InputError)) throw err;
     errors.push(...(err.details.length ? err.details : [err.message]));
   }
-  if (body.SpaceId !== undefined && body.SpaceId !== space) errors.push(`SpaceId "${String(body.SpaceId)}" does not match the space of the route (${space}).`);
+  if (body.SpaceId !== undefined && body.SpaceId !== space) errors.push(`SpaceId ${JSON.stringify(body.SpaceId)} does not match the space of the route (${space}).`);
   if (errors.length || !parsed) throw new InputError('There was a problem with your request.', errors);
   return {
     spaceId: space,
@@ -98,9 +98,9 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return collection('Task', r.items.map(taskResource), skip, take, r.total, `${space ? `/api/${space}` : '/api'}/tasks`);
     });
 
-    app.get(`${prefix}/tasks/tasktypes`, async (req) => {
+    app.get(`${prefix}/tasks/tasktypes`, (req, reply) => {
       spaceOf(req);
-      return ctx.registry.list().map((h) => ({ Id: h.name, Name: h.name, Description: h.description }));
+      return reply.send(ctx.registry.list().map((h) => ({ Id: h.name, Name: h.name, Description: h.description })));
     });
 
     app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
