@@ -154,6 +154,11 @@ export class TaskLogWriter {
   private closed = false;
   private seq = 0;
   private lastCheckpoint = 0;
+  /**
+   * Whether this attempt has an index. A log with no steps that stays small (a Noop's one line)
+   * needs none: readers scan it whole, and the task's hot path saves a file write.
+   */
+  private indexed = false;
 
   private constructor(
     private readonly dir: string,
@@ -177,7 +182,8 @@ export class TaskLogWriter {
     // A first attempt's folder cannot exist yet: make it now rather than after a failed append.
     if (o.attempt === 1) await makeFolder(dir);
     // Offsets in the index count from the file's start; an attempt is normally a new file.
-    const size = await stat(logPath).then((s) => s.size, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 0; throw e; });
+    // (A first attempt's file cannot exist in a folder just made: no stat on the hot path.)
+    const size = o.attempt === 1 ? 0 : await stat(logPath).then((s) => s.size, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 0; throw e; });
     return new TaskLogWriter(dir, logPath, join(dir, attemptIndexName(o.attempt)), o.attempt, o.masker, o.onWritten, o.onFailure, size, o.taskId);
   }
 
@@ -255,12 +261,14 @@ export class TaskLogWriter {
       log.push(text);
       if (item.kind === 'line') { item.block.segs.add(at, this.size); continue; }
       const r = item.record;
-      if (r.k === 'start') { this.open.set(r.id, item.block); index.push(JSON.stringify({ ...r, o: at })); }
+      if (r.k === 'start') { this.open.set(r.id, item.block); this.indexed = true; index.push(JSON.stringify({ ...r, o: at })); }
       else if (r.k === 'end') { this.open.delete(r.id); index.push(JSON.stringify({ ...r, o: at, seg: item.block.segs.list })); }
       else index.push(JSON.stringify({ ...r, o: at }));
     }
     const last = batch[batch.length - 1];
     const closing = last?.kind === 'structure' && last.record.k === 'close';
+    if (this.size >= CHECKPOINT_BYTES) this.indexed = true;
+    if (!this.indexed) return { log: log.join(''), index: '' };
     if (closing || this.size - this.lastCheckpoint >= CHECKPOINT_BYTES) {
       const live = [...this.open.values()].map((b) => ({ id: b.id, own: b.own, seg: b.segs.list }));
       const at: IndexRecord = { k: 'at', o: this.size, live };
