@@ -100,8 +100,8 @@ describe('task lifecycle across node shutdowns and cluster jobs', () => {
       assert.equal(during.due, true, 'the job was due all along; only the lock kept the nodes from it');
 
       await lock.query('ROLLBACK');
-      await waitFor('retention to delete the old log and artifact', async () => !existsSync(logDir) && !existsSync(artifactDir), 10_000);
-      await waitFor('the job to finish its run', async () => retentionRan().length > 0, 5_000);
+      await waitFor('retention to delete the old log and artifact', () => !existsSync(logDir) && !existsSync(artifactDir), 10_000);
+      await waitFor('the job to finish its run', () => retentionRan().length > 0, 5_000);
       await new Promise((r) => setTimeout(r, 1_000)); // two more intervals: a second run would show now
       const runs = retentionRan();
       assert.equal(runs.length, 1, `exactly one node ran the deletion:\n${runs.join('\n')}`);
@@ -185,7 +185,7 @@ describe('a node whose database connection for liveness is cut', () => {
       } finally {
         await db.end();
       }
-      await waitFor('the script of the cut-off node to be killed', async () => !processRunning(script), 10_000);
+      await waitFor('the script of the cut-off node to be killed', () => !processRunning(script), 10_000);
       const done = await until(b!, t.Id, (x) => x.IsCompleted, 'finished', 20_000);
       assert.equal(done.State, 'Success', done.ErrorMessage);
       assert.equal(done.Attempt, 2);

@@ -63,7 +63,7 @@ describe('server tasks on one node', () => {
     assert.equal(done.State, 'TimedOut');
     assert.match(done.ErrorMessage, /timeout of 1 seconds/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor('the background child to be killed', async () => !processRunning(pid), 5_000);
+    await waitFor('the background child to be killed', () => !processRunning(pid), 5_000);
   });
 
   it('keeps the node\'s own settings and secrets out of a script\'s environment', async () => {
