@@ -124,7 +124,7 @@ describe('server tasks on one node', () => {
     const before = (await api(node.url, '/api/tasks?take=0', K)).body.TotalResults;
     const cases: object[] = [
       { Name: 'AdHocScript', Arguments: { ScriptBody: '' } },
-      { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo', Syntax: 'PowerShell' } },
+      { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo', Syntax: 'Cmd' } },
       { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo', TimeoutSeconds: 'ten' } },
       { Name: 'DeleteEverything' },
       { Name: 5 },
