@@ -125,14 +125,14 @@ describe('a 200 MB task log read at once by raw, details, details?tail=10 and ei
     process.stdout.write(`# node RSS: baseline ${baseline.toFixed(0)} MB, peak ${peak.toFixed(0)} MB; heartbeat lag at most ${maxLag.toFixed(2)} s; all readers done in ${total} ms, using ${cpu.node.toFixed(1)} s of the node's CPU (the test's readers ~${cpu.readers.toFixed(1)} s)\n`);
     process.stdout.write(`# reader times (ms): ${JSON.stringify(times)}\n`);
 
-    const raw = results[0]![2] as { bytes: number; tail: string };
+    const raw = results[0][2];
     assert.ok(raw.bytes > 150 * MB, `raw sent the whole log (${raw.bytes} bytes)`);
     assert.match(raw.tail, /Info {5}\| Task finished\n$/);
-    const details = results[1]![2] as any;
+    const details = results[1][2];
     const stepsShown = details.ActivityLogs[0].Children;
     assert.equal(stepsShown.length, steps);
     assert.ok(JSON.stringify(details).includes('"Category":"Gap"'), 'details says lines were left out');
-    const tail = results[2]![2] as any;
+    const tail = results[2][2];
     for (const s of tail.ActivityLogs[0].Children) {
       assert.ok(s.Children[0].LogElements.length <= 11, 'tail=10: at most ten lines and a marker per block');
       assert.match(s.Children[0].LogElements[s.Children[0].LogElements.length - 1].MessageText, /^line \d+\.\d+ x+$/);

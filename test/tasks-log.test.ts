@@ -213,7 +213,7 @@ describe('the task log as a tree, read through a running node', () => {
     assert.deepEqual(texts(old).slice(1), ['two']);
     assert.equal(old.Children.length, 0);
     const raw = (await api(node.url, `/api/tasks/${legacy}/raw`, K)).body as string;
-    assert.match(raw, /== Attempt 1 ==\n10:00:00   Info     \| one\n10:00:00   Info     \| two\n$/);
+    assert.match(raw, /== Attempt 1 ==\n10:00:00 {3}Info {5}\| one\n10:00:00 {3}Info {5}\| two\n$/);
   });
 
   it('prints raw with the task header, a header per attempt and recovery note, and indented block headers with status', async () => {
