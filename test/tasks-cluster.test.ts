@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
@@ -76,17 +76,24 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
   });
 
   it('spreads 20 long tasks 5 per node, and a drained node or a node with cap 0 takes none', async () => {
-    const long = { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 3' } };
+    // Each task runs until the test opens the gate, so all 20 are running at once however slowly the
+    // machine starts them (a fixed sleep let the first finish before the last began on a busy machine).
+    const gate = join(work, 'spread-gate');
+    const long = { Name: 'AdHocScript', Arguments: { ScriptBody: `until [ -e ${gate} ]; do sleep 0.1; done` } };
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push((await queue(nodes[i % 4]!, long)).Id);
-    await waitFor('20 tasks executing', async () => {
-      const r = await api(nodes[0]!.url, `/api/tasks?ids=${ids.join(',')}&states=Executing&take=100`, K);
-      return r.body.TotalResults === 20 ? r.body.Items : undefined;
-    }, 20_000, 50).then((items: any[]) => {
+    try {
+      for (let i = 0; i < 20; i++) ids.push((await queue(nodes[i % 4]!, long)).Id);
+      const items: any[] = await waitFor('20 tasks executing', async () => {
+        const r = await api(nodes[0]!.url, `/api/tasks?ids=${ids.join(',')}&states=Executing&take=100`, K);
+        // Items, not TotalResults: the list's count is a separate statement and may see rows its page did not.
+        return r.body.Items.length === 20 ? r.body.Items : undefined;
+      }, 20_000, 50);
       const per: Record<string, number> = {};
       for (const t of items) per[t.ServerNode] = (per[t.ServerNode] ?? 0) + 1;
-      assert.deepEqual(per, { n1: 5, n2: 5, n3: 5, n4: 5 });
-    });
+      assert.deepEqual(per, { n1: 5, n2: 5, n3: 5, n4: 5 }, JSON.stringify(items.map((t) => [t.Id, t.ServerNode, t.State])));
+    } finally {
+      writeFileSync(gate, ''); // a failure here must not leave 20 tasks holding every node's slots
+    }
     await waitFor('long tasks done', async () => (await api(nodes[0]!.url, `/api/tasks?ids=${ids.join(',')}&states=Success&take=0`, K)).body.TotalResults === 20, 30_000, 100);
 
     await setNode(nodes[0]!, 'n4', { IsInMaintenanceMode: true });
@@ -115,7 +122,7 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     const done = await until(other, t.Id, (x) => x.IsCompleted, 'canceled', 10_000);
     assert.equal(done.State, 'Canceled');
     process.stdout.write(`# cancel from another node took ${Date.now() - started} ms\n`);
-    await waitFor('the script\'s child to die', async () => !alive(sleeper), 5_000);
+    await waitFor('the script\'s child to die', () => !alive(sleeper), 5_000);
   });
 
   it('never runs two tasks with the same concurrency tag at once, and runs them in queue order', async () => {
@@ -182,7 +189,7 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     assert.notEqual(done.ServerNode, victim.name);
     assert.equal(done.Attempt, 2);
     assert.ok(ms < 10_000);
-    await waitFor('the orphaned script to be killed', async () => !alive(orphan), 5_000);
+    await waitFor('the orphaned script to be killed', () => !alive(orphan), 5_000);
     const raw = (await api(survivor.url, `/api/tasks/${t.Id}/raw`, K)).body as string;
     assert.match(raw, new RegExp(`Node ${victim.name} stopped responding`));
     assert.match(raw, /second attempt on/);
@@ -227,7 +234,7 @@ describe('a shared task-log folder that turns read-only mid-run', { skip: proces
 
   it('fails the task with the reason, and the node stays up', async () => {
     const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'for i in $(seq 1 100); do echo "tick $i"; sleep 0.1; done' } });
-    await waitFor('first log lines', async () => {
+    await waitFor('first log lines', () => {
       try { return readFileSync(join(taskLogs, t.Id, 'attempt-1.log'), 'utf8').includes('tick 2'); } catch { return false; }
     }, 10_000);
     execFileSync('mount', ['--bind', taskLogs, taskLogs]);
