@@ -39,6 +39,21 @@ export class Cluster {
     const dir = mkdtempSync(join(tmpdir(), 'cuttle-bench-'));
     chmodSync(dir, 0o755);
     const server = await startEmbedded({ dataDir: join(dir, 'pg'), port: await freePort(), password: randomPassword() });
+    try {
+      const url = await Cluster.setup(dir, server);
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      return new Cluster(dir, server, db, url, server.databaseUrl('graphile'));
+    } catch (err) {
+      // A failed setup (a CLI change, say) must not leave a PostgreSQL running behind it.
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The two databases, four nodes' homes, shared storage and the admin's API key. */
+  private static async setup(dir: string, server: EmbeddedServer): Promise<string> {
     const admin = new pg.Client({ connectionString: server.adminUrl });
     await admin.connect();
     await admin.query('CREATE DATABASE cuttle');
@@ -54,9 +69,7 @@ export class Cluster {
     // --password too: creates the administrator should setup not have (harmless when it did).
     cli(['admin', '--home', home('b1'), '--username', 'admin', '--password', 'bench-password', '--api-key', API_KEY]);
     for (const n of NODE_NAMES.slice(1)) cli(['join', '--home', home(n), '--database', url, '--master-key', key, '--node-name', n]);
-    const db = new pg.Client({ connectionString: url });
-    await db.connect();
-    return new Cluster(dir, server, db, url, server.databaseUrl('graphile'));
+    return url;
   }
 
   /** Starts the named nodes that are not running (in parallel) and returns them all, in order. */
