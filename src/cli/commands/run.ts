@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { defaultNodeName, readConfig, readMasterKeyFile, type NodeConfig } from '../../config/home.js';
 import { runtimeOptions } from '../../config/options.js';
 import { generatePassword } from '../../crypto/secrets.js';
-import { runNode, type RunningNode } from '../../main.js';
+import type { RunningNode } from '../../main.js';
 import { bootstrapFromEnvironment } from '../bootstrap.js';
 import { nodeLogger } from '../logger.js';
-import { homeOf, homeOption, stdio } from '../shared.js';
+import { homeOf, homeOption, loadServer, stdio } from '../shared.js';
 
 /**
  * Catches SIGINT/SIGTERM from the moment it is called, so a signal that arrives while the node
@@ -68,6 +68,7 @@ export function runCommand(program: Command): void {
         masterKey = readMasterKeyFile(home);
       }
       const log = nodeLogger(config.nodeName);
+      const { runNode } = await loadServer();
       const node = await runNode({ home, config, masterKey, options, log });
       process.exitCode = await signals.untilStopped(node);
     });

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { runtimeOptions } from '../../config/options.js';
 import { embeddedDataDir, ensureDatabase, freePort, randomPassword, startEmbedded } from '../../db/embedded.js';
 import { generatePassword } from '../../crypto/secrets.js';
-import { runNode } from '../../main.js';
 import { setupCluster } from '../bootstrap.js';
 import { nodeLogger } from '../logger.js';
-import { homeOf, homeOption, stdio } from '../shared.js';
+import { homeOf, homeOption, loadServer, stdio } from '../shared.js';
 import { catchSignals } from './run.js';
 import { prepareHome } from '../../config/home.js';
 
@@ -39,6 +38,7 @@ export function startCommand(program: Command): void {
           config = { ...config!, listen: opts.listen };
           stageFile(join(home, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n', 0o600).commit();
         }
+        const { runNode } = await loadServer();
         const node = await runNode({ home, config: config!, masterKey: readMasterKeyFile(home), options, log: nodeLogger(config!.nodeName) });
         stdio.err('');
         stdio.err(`Cuttle is running at ${node.url}`);
