@@ -3,7 +3,8 @@ import { storageStatus } from '../storage/report.js';
 
 /** Octopus collection shape. */
 export function collection<T>(itemType: string, items: T[], skip: number, take: number, total: number, base: string): object {
-  const pages = Math.max(1, Math.ceil(total / Math.max(take, 1)));
+  // take=0 asks for the count alone: one (empty) page.
+  const pages = take > 0 ? Math.max(1, Math.ceil(total / take)) : 1;
   return {
     ItemType: itemType,
     TotalResults: total,

@@ -174,19 +174,23 @@ export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: 
   if (f.spaces.length) add('space_id = ANY(?)', f.spaces);
   if (f.types) add('name = ANY(?)', f.types);
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const r = await db.query<RawTask>(`SELECT * FROM server_tasks ${w} ORDER BY seq DESC OFFSET ${f.skip} LIMIT ${f.take}`, params);
-  return { items: r.rows.map(toTask), total: await countTasks(db, w, params) };
+  // The page and its count in one statement, so one snapshot: a count taken apart from its page
+  // disagrees with it while tasks change state. The count stops at EXACT_COUNT_LIMIT (below).
+  const r = await db.query<RawTask & { total_count: number }>(
+    `WITH page AS (SELECT * FROM server_tasks ${w} ORDER BY seq DESC OFFSET ${f.skip} LIMIT ${f.take}),
+       total AS (SELECT count(*)::int AS n FROM (SELECT 1 FROM server_tasks ${w} LIMIT ${EXACT_COUNT_LIMIT + 1}) x)
+     SELECT page.*, total.n AS total_count FROM total LEFT JOIN page ON true ORDER BY page.seq DESC`, params);
+  const exact = r.rows[0]?.total_count ?? 0;
+  const items = r.rows.filter((row) => row.id !== null).map(toTask);
+  return { items, total: exact <= EXACT_COUNT_LIMIT ? exact : await estimateTasks(db, w, params, exact) };
 }
 
 /** Counted exactly up to here; beyond it the planner's estimate is the total (a long history is never scanned to page it). */
 export const EXACT_COUNT_LIMIT = 10_000;
 
-async function countTasks(db: Queryable, where: string, params: unknown[]): Promise<number> {
-  const exact = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM server_tasks ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) x`, params);
-  const n = exact.rows[0]?.n ?? 0;
-  if (n <= EXACT_COUNT_LIMIT) return n;
+async function estimateTasks(db: Queryable, where: string, params: unknown[], atLeast: number): Promise<number> {
   const plan = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM server_tasks ${where}`, params);
-  return Math.max(n, Math.round(plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? n));
+  return Math.max(atLeast, Math.round(plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? atLeast));
 }
 
 export interface Orphan { readonly task: TaskRow; readonly nodeName: string; readonly lastSeen: Date | null }
