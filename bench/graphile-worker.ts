@@ -11,7 +11,7 @@ const runner = await run({
   noHandleSignals: true,
   // New jobs arrive by LISTEN/NOTIFY (add_job/add_jobs notify); the poll is only the fallback.
   pollInterval: 1000,
-  taskList: { noop: async () => undefined },
+  taskList: { noop: () => Promise.resolve() },
   logger: silent,
 });
 process.stdout.write('ready\n');

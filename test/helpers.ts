@@ -112,8 +112,8 @@ export async function startNode(home: string, name: string, env: NodeJS.ProcessE
   });
   running.add(child);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => { running.delete(child); r(code); }));
   const url = `http://127.0.0.1:${p}`;
   const node: NodeProcess = {

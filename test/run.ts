@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'cuttle-test-pg-'));
   chmodSync(dir, 0o755); // the postgres user must reach the data folder when we run as root
   const server = await startEmbedded({ dataDir: join(dir, 'data'), port: await freePort(), password: randomPassword() });
-  let code = 1;
+  let code: number;
   try {
     await prepareTemplate(server.adminUrl);
     code = await runTests(server.adminUrl, 'embedded PostgreSQL', files);

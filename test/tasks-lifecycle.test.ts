@@ -145,7 +145,7 @@ describe('a lone node that restarts after SIGKILL', () => {
     await until(node, retry.Id, (t) => t.State === 'Executing', 'running');
     await until(node, once.Id, (t) => t.State === 'Executing', 'running');
     // Executing means claimed; wait until the first attempt's script has really begun.
-    await waitFor('the first attempt to begin', async () => existsSync(join(cluster.root, 'second')), 10_000);
+    await waitFor('the first attempt to begin', () => existsSync(join(cluster.root, 'second')), 10_000);
     await node.kill('SIGKILL');
     node = await startNode(cluster.homes[0]!, 'solo-r');
     const restarted = node;

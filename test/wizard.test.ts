@@ -46,7 +46,7 @@ function onTerminal(args: string[], steps: [string, string][]): { code: number; 
   assert.equal(r.status, 0, `the terminal driver failed: ${r.stderr}`);
   const parsed = JSON.parse(r.stdout) as { code: number; output: string };
   // The terminal turns \n into \r\n; drop cursor-control sequences so the text reads plainly.
-  return { code: parsed.code, output: parsed.output.replace(/\r/g, '').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
+  return { code: parsed.code, output: parsed.output.replace(/\r/g, '').replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g'), '') };
 }
 
 // Clusters here are made by the wizard itself, through the real CLI, on purpose (not `readyCluster`).

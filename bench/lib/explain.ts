@@ -23,7 +23,7 @@ async function captured(db: pg.Client, source: string, name: string, fn: (db: an
       const text = typeof q === 'string' ? q : q.text;
       const vals = (typeof q === 'string' ? values : q.values) ?? [];
       if (/\bserver_tasks\b/.test(text) && !/^\s*EXPLAIN\b/i.test(text)) out.push({ name: '', source, text, values: vals });
-      return db.query(text, vals as unknown[]);
+      return db.query(text, vals);
     },
   };
   await db.query('BEGIN');

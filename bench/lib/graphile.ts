@@ -17,7 +17,7 @@ async function startWorkers(url: string, count: number): Promise<ChildProcess[]>
     const child = spawn(process.execPath, [WORKER], {
       env: { ...process.env, DATABASE_URL: url, GRAPHILE_CONCURRENCY: String(config.cap) }, stdio: ['ignore', 'pipe', 'inherit'],
     });
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (d.includes('ready')) resolve(child); });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('ready')) resolve(child); });
     child.once('exit', (code) => reject(new Error(`graphile-worker exited with ${code} before it was ready`)));
   })));
 }

@@ -15,7 +15,7 @@ export function ratio(a: number | undefined, b: number | undefined): number | nu
 
 /** A rate record: what was done, in how long. */
 export function rate(count: number, ms: number, key = 'tasks_per_second'): { seconds: number } & Record<string, number> {
-  return { seconds: round(ms / 1000, 3), [key]: Math.round(count / (ms / 1000)) } as { seconds: number } & Record<string, number>;
+  return { seconds: round(ms / 1000, 3), [key]: Math.round(count / (ms / 1000)) };
 }
 
 /** The median result (by `key`), with every result's figure: one run on a loaded machine is noise. */
