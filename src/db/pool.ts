@@ -84,8 +84,6 @@ export async function openPool(url: string, opts: PoolOptions = {}): Promise<Poo
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     idleTimeoutMillis: 30_000,
-    // Prepared statements keep a plan fitted to each call's values (see tasks/queries.ts, claimTasks).
-    options: '-c plan_cache_mode=force_custom_plan',
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => undefined);

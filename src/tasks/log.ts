@@ -231,6 +231,9 @@ export class TaskLogWriter {
   }
 
   private async flush(): Promise<void> {
+    // Gather what the task writes in this turn of the event loop into one append (a Noop's line and
+    // the close record: one file write per task on the queue's hot path, not one per record).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.pending.length) {
       const batch = this.pending;
       this.pending = [];

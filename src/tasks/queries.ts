@@ -35,8 +35,10 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
   return toTask(r.rows[0] as RawTask);
 }
 
-// Named: prepared once per connection. The pool sets plan_cache_mode=force_custom_plan, because a
-// generic plan PostgreSQL picks while the queue is short is slow once the queue is long.
+// Named: prepared once per connection, and after five runs planned once (a generic plan): planning
+// this statement costs more than running it. The generic plan is the custom one: no parameter
+// reaches the candidate scan (the LIMIT is a subquery either way), and the update finds its rows by
+// primary key, so the plan cannot turn into a scan of the whole table as the queue grows.
 export const CLAIM_TASKS_SQL = `WITH free AS (
        -- The node's task cap and drain as the database has them now, so a change made through any
        -- node binds the very next claim; a node that was superseded (new epoch) claims nothing.
