@@ -1,5 +1,3 @@
-import { nodeStatus, type NodeRow } from '../cluster/nodes.js';
-import { storageStatus } from '../storage/report.js';
 
 /** Octopus collection shape. */
 export function collection<T>(itemType: string, items: T[], skip: number, take: number, total: number, base: string): object {
@@ -16,30 +14,5 @@ export function collection<T>(itemType: string, items: T[], skip: number, take: 
   };
 }
 
-export function iso(d: Date | null): string | null {
-  return d ? d.toISOString() : null;
-}
-
-export function nodeResource(n: NodeRow): object {
-  return {
-    Id: n.id,
-    Name: n.name,
-    MaxConcurrentTasks: n.maxConcurrentTasks,
-    IsInMaintenanceMode: n.drain,
-    Links: { Self: `/api/octopusservernodes/${n.id}`, Details: `/api/octopusservernodes/${n.id}/details` },
-  };
-}
-
-export function nodeSummaryResource(n: NodeRow, all: readonly NodeRow[]): object {
-  return {
-    ...nodeResource(n),
-    LastSeen: iso(n.lastSeen),
-    IsOffline: !n.online,
-    RunningTaskCount: n.runningTasks,
-    Version: n.version,
-    Status: nodeStatus(n),
-    ListenUrl: n.listenUrl,
-    StartedAt: iso(n.startedAt),
-    SharedStorage: storageStatus(n, all),
-  };
-}
+/** The nodes API's documents (built where the CLI's `nodes --format json` builds them too). */
+export { nodeDocument as nodeResource, nodeSummary as nodeSummaryResource } from '../storage/report.js';

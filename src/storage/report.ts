@@ -1,4 +1,4 @@
-import type { NodeRow } from '../cluster/nodes.js';
+import { nodeStatus, type NodeRow } from '../cluster/nodes.js';
 
 export interface StorageStatus {
   /** Ok: every folder usable and every live peer sees this node's beacons (and it sees theirs). */
@@ -26,4 +26,37 @@ export function storageStatus(node: NodeRow, all: readonly NodeRow[]): StorageSt
     }
   }
   return { Status: problems.length ? 'Problem' : 'Ok', CheckedAt: report.checkedAt, Problems: problems };
+}
+
+function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
+/** Octopus's node document: what the nodes API lists. */
+export function nodeDocument(n: NodeRow): object {
+  return {
+    Id: n.id,
+    Name: n.name,
+    MaxConcurrentTasks: n.maxConcurrentTasks,
+    IsInMaintenanceMode: n.drain,
+    Links: { Self: `/api/octopusservernodes/${n.id}`, Details: `/api/octopusservernodes/${n.id}/details` },
+  };
+}
+
+/**
+ * A node as the Nodes page shows it (status, last seen, running tasks, version, shared-storage
+ * check): the nodes summary API and `cuttle nodes --format json` both print this.
+ */
+export function nodeSummary(n: NodeRow, all: readonly NodeRow[]): object {
+  return {
+    ...nodeDocument(n),
+    LastSeen: iso(n.lastSeen),
+    IsOffline: !n.online,
+    RunningTaskCount: n.runningTasks,
+    Version: n.version,
+    Status: nodeStatus(n),
+    ListenUrl: n.listenUrl,
+    StartedAt: iso(n.startedAt),
+    SharedStorage: storageStatus(n, all),
+  };
 }

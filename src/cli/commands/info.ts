@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { readMasterKeyFile } from '../../config/home.js';
 import { parseMasterKey } from '../../crypto/masterKey.js';
-import { listNodes, nodeStatus, type NodeRow } from '../../cluster/nodes.js';
+import { listNodes, nodeStatus } from '../../cluster/nodes.js';
 import { runtimeOptions } from '../../config/options.js';
-import { storageStatus } from '../../storage/report.js';
+import { nodeSummary, storageStatus } from '../../storage/report.js';
 import { formatChoice, homeOf, homeOption, openHome, stdio } from '../shared.js';
 
 export function showMasterKeyCommand(program: Command): void {
@@ -23,29 +23,6 @@ function ago(d: Date | null): string {
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : d.toISOString();
 }
 
-function iso(d: Date | null): string | null {
-  return d ? d.toISOString() : null;
-}
-
-/** A node as `nodes --format json` prints it: the fields (and names) of the Nodes page's summary. */
-function nodeJson(n: NodeRow, all: readonly NodeRow[]): object {
-  return {
-    Id: n.id,
-    Name: n.name,
-    MaxConcurrentTasks: n.maxConcurrentTasks,
-    IsInMaintenanceMode: n.drain,
-    Links: { Self: `/api/octopusservernodes/${n.id}`, Details: `/api/octopusservernodes/${n.id}/details` },
-    LastSeen: iso(n.lastSeen),
-    IsOffline: !n.online,
-    RunningTaskCount: n.runningTasks,
-    Version: n.version,
-    Status: nodeStatus(n),
-    ListenUrl: n.listenUrl,
-    StartedAt: iso(n.startedAt),
-    SharedStorage: storageStatus(n, all),
-  };
-}
-
 export function nodesCommand(program: Command): void {
   homeOption(program.command('nodes'))
     .description('list the cluster\'s nodes, as the Nodes page shows them')
@@ -56,7 +33,7 @@ export function nodesCommand(program: Command): void {
       try {
         const all = await listNodes(h.pool, runtimeOptions().offlineThresholdMs);
         if (format === 'json') {
-          stdio.line(JSON.stringify(all.map((n) => nodeJson(n, all)), null, 2));
+          stdio.line(JSON.stringify(all.map((n) => nodeSummary(n, all)), null, 2));
           return;
         }
         const rows = [['NAME', 'STATUS', 'LAST SEEN', 'TASKS', 'TASK CAP', 'DRAIN', 'VERSION', 'SHARED STORAGE']];
