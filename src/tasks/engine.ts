@@ -120,7 +120,10 @@ export class TaskEngine {
   wake(spread = false): void {
     if (this.claiming) { this.again = true; return; }
     this.claiming = true;
-    this.claimed = this.claimLoop(spread).finally(() => {
+    // Never rejects: a failure here is logged and the next wake-up (or the poll) tries again.
+    this.claimed = this.claimLoop(spread).catch((err: unknown) => {
+      this.o.log.error({ err: errorMessage(err) }, 'the claim loop failed; claiming again at the next wake-up');
+    }).finally(() => {
       this.claiming = false;
       if (this.again) { this.again = false; this.wake(); }
     });

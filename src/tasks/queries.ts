@@ -35,10 +35,9 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
   return toTask(r.rows[0] as RawTask);
 }
 
-// Named: prepared once per connection, and after five runs planned once (a generic plan): planning
-// this statement costs more than running it. The generic plan is the custom one: no parameter
-// reaches the candidate scan (the LIMIT is a subquery either way), and the update finds its rows by
-// primary key, so the plan cannot turn into a scan of the whole table as the queue grows.
+// Not a named (prepared) statement: planned at every run, from the table as it is then. A cached
+// generic plan, made while the queue was short, kept sorting a sequential scan for the first
+// thousands of claims of a queue that had since grown to 100,000 (until ANALYZE replaced it).
 export const CLAIM_TASKS_SQL = `WITH free AS (
        -- The node's task cap and drain as the database has them now, so a change made through any
        -- node binds the very next claim; a node that was superseded (new epoch) claims nothing.
@@ -73,7 +72,7 @@ export const CLAIM_TASKS_SQL = `WITH free AS (
  * (the loser gets 23505 and tries again).
  */
 export async function claimTasks(db: Queryable, nodeId: string, epoch: number, limit: number, running: number): Promise<TaskRow[]> {
-  const r = await db.query<RawTask>({ name: 'cuttle_claim_tasks', text: CLAIM_TASKS_SQL, values: [nodeId, epoch, Math.max(1, limit), running] });
+  const r = await db.query<RawTask>(CLAIM_TASKS_SQL, [nodeId, epoch, Math.max(1, limit), running]);
   return r.rows.map(toTask).sort((a, b) => a.seq - b.seq);
 }
 
