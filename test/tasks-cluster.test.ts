@@ -111,7 +111,8 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
   it('cancels, from another node, a task running on one node: the whole process tree stops', async () => {
     const pidFile = join(work, 'cancel.pid');
     const t = await queue(nodes[0]!, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & echo $! > ${pidFile}; wait` } });
-    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
+    // The pid file exists a moment before the shell has written the pid into it.
+    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile) && /^\d+\n/.test(readFileSync(pidFile, 'utf8')), 'running');
     const other = nodes.find((n) => n.name !== running.ServerNode)!;
     const sleeper = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(alive(sleeper));
@@ -176,7 +177,8 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
     const pidFile = join(work, 'victim.pid');
     const t = await queue(nodes[0]!, { Name: 'AdHocScript', RetryOnNodeFailure: true,
       Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & echo $! > ${pidFile}; wait; fi; echo second attempt on $CUTTLE_SERVER_NODE` } });
-    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
+    // The pid file exists a moment before the shell has written the pid into it.
+    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile) && /^\d+\n/.test(readFileSync(pidFile, 'utf8')), 'running');
     const victim = nodes.find((n) => n.name === running.ServerNode)!;
     const survivor = nodes.find((n) => n !== victim)!;
     const orphan = Number(readFileSync(pidFile, 'utf8'));
@@ -239,7 +241,11 @@ describe('a shared task-log folder that turns read-only mid-run', { skip: proces
     }, 10_000);
     execFileSync('mount', ['--bind', taskLogs, taskLogs]);
     mounted = true;
-    execFileSync('mount', ['-o', 'remount,ro,bind', taskLogs]);
+    // The node appends to the log every 0.1 s: a remount that lands while a file is open for
+    // writing is refused as busy, so try again at once (the append holds the file for microseconds).
+    await waitFor('the share to turn read-only', () => {
+      try { execFileSync('mount', ['-o', 'remount,ro,bind', taskLogs], { stdio: 'pipe' }); return true; } catch { return false; }
+    }, 10_000, 5);
     const done = await until(node, t.Id, (x) => x.IsCompleted, 'failed', 15_000);
     assert.equal(done.State, 'Failed');
     assert.match(done.ErrorMessage, /Could not write the task log .*(read-only|EROFS)/);
