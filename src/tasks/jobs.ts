@@ -17,7 +17,7 @@ export function taskJobs(o: RuntimeOptions): ClusterJob[] {
   return [
     {
       name: 'recover-orphaned-tasks',
-      intervalMs: Math.min(1_000, o.heartbeatMs),
+      intervalMs: Math.min(500, o.heartbeatMs / 2),
       run: async (c) => recoverOrphans(c, o.orphanGraceMs, o.offlineThresholdMs, (await sharedPaths(c))?.TaskLogs),
     },
     {
