@@ -1,8 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { deleteNodeRow, insertNode, notifyNodeChanged, selectNode, selectNodeByLock, selectNodes, updateNodeSettings, type NodeRecord, type StorageReport } from './queries.js';
 
-// Re-exported for src/tasks/queries.ts, which embeds it; new code imports it from ./queries.js.
-export { NODE_LOCK_HELD } from './queries.js';
 
 export function nodeId(name: string): string {
   return `OctopusServerNodes-${name}`;

@@ -214,7 +214,6 @@ export class TaskEngine {
     if (!run.abandoned && (!quiet || state !== 'Success')) {
       await log.write(state === 'Success' ? 'Info' : state === 'Canceled' ? 'Warning' : 'Fatal', error ?? `The task finished: ${state}`);
     }
-    if (!run.abandoned) await log.end(state === 'Success' ? (writer.hasWarnings ? 'SuccessWithWarning' : 'Success') : state === 'Canceled' ? 'Canceled' : 'Failed');
     await writer.close();
     // A log that failed while closing fails the task too.
     if (controller.signal.aborted) outcome = stoppedOutcome(controller.signal.reason as StopReason);

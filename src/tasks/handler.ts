@@ -5,11 +5,7 @@ import { InputError } from '../errors.js';
 import type { LogBlock, Masker } from './log.js';
 import type { OwnedTask } from './owned.js';
 import type { ScriptOptions } from './runner.js';
-import type { Outcome, StopReason, TaskRow } from './types.js';
-
-export function stopReason(signal: AbortSignal): StopReason | undefined {
-  return signal.aborted ? signal.reason as StopReason : undefined;
-}
+import type { Outcome, TaskRow } from './types.js';
 
 /** What a handler's run may use. The flow is one-way: engine → handler → step → script. */
 export interface TaskContext<A = Record<string, unknown>> {
@@ -89,21 +85,25 @@ export class TaskRegistry {
     return this.handlers.get(name)?.handler;
   }
 
+  /** The registration for a name a caller sent, or a 400 naming the types there are. */
+  private registered(name: string): Registered {
+    const r = this.handlers.get(name);
+    if (!r) throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${[...this.handlers.keys()].join(', ')}.`);
+    return r;
+  }
+
   list(): TaskHandler[] {
     return [...this.handlers.values()].map((r) => r.handler);
   }
 
   /** The handler for a name a caller sent, or a 400 naming the types there are. */
   require(name: string): TaskHandler {
-    const h = this.get(name);
-    if (!h) throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${[...this.handlers.keys()].join(', ')}.`);
-    return h;
+    return this.registered(name).handler;
   }
 
   /** Validates a task's arguments against its handler's schema, then its own checks; one 400 names every problem. */
   parseArguments(name: string, raw: unknown): ParsedArguments<Record<string, unknown>> {
-    const r = this.handlers.get(name);
-    if (!r) throw new InputError(`Tasks of type "${name}" cannot be queued here; use one of ${[...this.handlers.keys()].join(', ')}.`);
+    const r = this.registered(name);
     const args = (raw ?? {}) as TaskArguments;
     if (!r.validator.Check(args)) {
       const seen = new Set<string>();

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { NODE_LOCK_HELD } from '../cluster/nodes.js';
+import { NODE_LOCK_HELD, getSetting } from '../cluster/queries.js';
 import { toTask, type RawTask, type TaskRow, type TaskState } from './types.js';
 
 export const TASKS_CHANNEL = 'cuttle_tasks';
@@ -324,8 +324,7 @@ export async function notifyLogs(db: Queryable, payload: string): Promise<void> 
 
 /** A numeric setting (days, say), or the fallback when unset or not a non-negative number. */
 export async function numberSetting(db: Queryable, key: string, fallback: number): Promise<number> {
-  const r = await db.query<{ value: unknown }>('SELECT value FROM settings WHERE key = $1', [key]);
-  const v = r.rows[0]?.value;
+  const v = await getSetting<unknown>(db, key);
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
 }
 

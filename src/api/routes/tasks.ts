@@ -106,8 +106,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
     app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
       const space = spaceOf(req) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
       if (space !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${space}; the default space is ${DEFAULT_SPACE}.`);
-      const name = (req.body as { Name: string }).Name;
-      requirePermission(req, permissionFor(ctx, ctx.registry.require(name).name, 'queue'));
+      requirePermission(req, ctx.registry.require((req.body as { Name: string }).Name).permissions.queue);
       const t = validateNewTask(ctx.registry, req.body as Record<string, unknown>, space, req.user?.id ?? null);
       const task = await insertTask(ctx.pool, t);
       return reply.code(201).send(taskResource(task));

@@ -28,7 +28,8 @@ export const adHocScriptHandler: TaskHandler<AdHocArguments> = {
   async run(ctx) {
     const step = ctx.log.child('Run the script on the built-in worker');
     const outcome = await ctx.runScript({ body: ctx.args.ScriptBody, syntax: ctx.args.Syntax, log: step });
-    await step.end(outcome.kind === 'success' ? (step.hasWarnings ? 'SuccessWithWarning' : 'Success') : outcome.kind === 'canceled' ? 'Canceled' : 'Failed');
+    // (A step that logged a warning ends SuccessWithWarning: the log block decides that.)
+    await step.end(outcome.kind === 'success' ? 'Success' : outcome.kind === 'canceled' ? 'Canceled' : 'Failed');
     return outcome;
   },
 };
