@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, queueTask, readyCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, apiAnnouncingBody, queueTask, readyCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
 
 const NODE_ID = 'OctopusServerNodes-solo';
 
@@ -186,7 +186,6 @@ describe('the REST API of one node', () => {
       ['GET', '/api/tasks/ServerTasks-999999', {}],
       ['GET', "/api/tasks/1' OR '1'='1", {}],
       ['PUT', '/api/octopusservernodes/OctopusServerNodes-nobody', { body: { MaxConcurrentTasks: 1 } }],
-      ['PUT', `/api/octopusservernodes/${NODE_ID}`, { rawBody: JSON.stringify({ MaxConcurrentTasks: 1, Pad: 'x'.repeat(2 * 1024 * 1024) }) }],
       ['POST', '/api/users/Users-nobody/apikeys', { body: { Purpose: 'x' } }],
       ['DELETE', '/api/octopusservernodes/OctopusServerNodes-nobody', {}],
     ];
@@ -195,6 +194,10 @@ describe('the REST API of one node', () => {
       assert.ok(r.status >= 400 && r.status < 500, `${method} ${path.slice(0, 60)} answered ${r.status}`);
       assertErrorBody(r, r.status, `${method} ${path.slice(0, 60)}`);
     }
+    // A 2 MiB body (over the 1 MiB limit) is refused from its length, before it is read.
+    const big = await apiAnnouncingBody(base, `/api/octopusservernodes/${NODE_ID}`, 'PUT', 2 * 1024 * 1024, ADMIN_API_KEY);
+    assert.equal(big.status, 413);
+    assertErrorBody(big, 413, 'PUT node with a 2 MiB body');
     assert.deepEqual(await nodeState(), { MaxConcurrentTasks: 5, IsInMaintenanceMode: false });
   });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { freePort } from '../src/db/embedded.js';
 import { openPool, withTransaction } from '../src/db/pool.js';
@@ -148,6 +149,30 @@ export async function api<T = any>(base: string, path: string, opts: { method?: 
   let parsed: unknown = text;
   try { parsed = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, body: parsed as T, headers: r.headers };
+}
+
+/**
+ * Announces a body of `length` bytes and waits for the server's answer before sending any of it: a
+ * server that refuses the size from the headers answers at once. (Sending the body too races the
+ * server's close: the reset can destroy its answer before the client reads it.)
+ */
+export function apiAnnouncingBody(base: string, path: string, method: string, length: number, apiKey: string): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(base + path, { method, headers: { 'content-type': 'application/json', 'content-length': length, 'X-Octopus-ApiKey': apiKey } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => {
+        req.destroy();
+        let parsed: unknown = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+        resolve({ status: res.statusCode ?? 0, body: parsed, headers });
+      });
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+    setTimeout(() => { req.destroy(); reject(new Error(`${method} ${path}: no answer to the announced ${length}-byte body within 10 s`)); }, 10_000).unref();
+  });
 }
 
 export const ADMIN_PASSWORD = 'correct-horse-battery';
