@@ -170,6 +170,8 @@ export class TaskLogWriter {
     private readonly onFailure: (err: Error) => void,
     private size: number,
     taskId: string,
+    /** The task's folder is still to be made (a first attempt's, before its first append). */
+    private needsFolder: boolean,
   ) {
     this.rootBlock = new Block(this, taskId, undefined, '');
     this.root = this.rootBlock;
@@ -179,12 +181,11 @@ export class TaskLogWriter {
   static async open(o: OpenOptions): Promise<TaskLogWriter> {
     const dir = taskLogDir(o.taskLogs, o.taskId);
     const logPath = join(dir, attemptLogName(o.attempt));
-    // A first attempt's folder cannot exist yet: make it now rather than after a failed append.
-    if (o.attempt === 1) await makeFolder(dir);
-    // Offsets in the index count from the file's start; an attempt is normally a new file.
-    // (A first attempt's file cannot exist in a folder just made: no stat on the hot path.)
+    // Offsets in the index count from the file's start; an attempt is normally a new file. A first
+    // attempt's folder cannot exist yet: the first batch makes it before its append (not here, so
+    // the task starts without waiting for the file system, and the folder costs no failed append).
     const size = o.attempt === 1 ? 0 : await stat(logPath).then((s) => s.size, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 0; throw e; });
-    return new TaskLogWriter(dir, logPath, join(dir, attemptIndexName(o.attempt)), o.attempt, o.masker, o.onWritten, o.onFailure, size, o.taskId);
+    return new TaskLogWriter(dir, logPath, join(dir, attemptIndexName(o.attempt)), o.attempt, o.masker, o.onWritten, o.onFailure, size, o.taskId, o.attempt === 1);
   }
 
   get hasWarnings(): boolean { return this.rootBlock.warnings; }
@@ -282,8 +283,12 @@ export class TaskLogWriter {
     return { log: log.join(''), index: index.length ? index.join('\n') + '\n' : '' };
   }
 
-  /** Appends; the task's folder is created on the first write that finds it missing. */
+  /** Appends; the task's folder is made first when it is new, or when an append finds it missing. */
   private async append(path: string, text: string): Promise<void> {
+    if (this.needsFolder) {
+      await makeFolder(this.dir);
+      this.needsFolder = false;
+    }
     try {
       await appendFile(path, text, 'utf8');
     } catch (err) {

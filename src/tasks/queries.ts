@@ -61,7 +61,9 @@ export const CLAIM_TASKS_SQL = `WITH free AS (
        ORDER BY q.seq
        LIMIT coalesce((SELECT n FROM free), 0)
        FOR UPDATE SKIP LOCKED))
-       AND t.state = 'Queued'
+     -- No \`t.state = 'Queued'\` here: the rows were locked as Queued (a row changed before its lock
+     -- is re-checked then), and the lock holds until this commits. With it, the planner walked the
+     -- queue's partial index (every claimed row's dead entry too) instead of the primary key.
      RETURNING t.*`;
 
 /**
