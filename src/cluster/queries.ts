@@ -147,6 +147,16 @@ export async function heartbeat(db: Queryable, id: string, epoch: number): Promi
   return r.rowCount;
 }
 
+/**
+ * Whether the server started after this node's last heartbeat: its lock then vanished with the
+ * restart (every node's did), not with this node.
+ */
+export async function postmasterRestartedSince(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query<{ restarted: boolean }>(
+    'SELECT coalesce(pg_postmaster_start_time() > (SELECT last_seen FROM nodes WHERE id = $1), false) AS restarted', [id]);
+  return r.rows[0]?.restarted === true;
+}
+
 export async function markNodeStopped(db: Queryable, id: string, epoch: number): Promise<void> {
   await db.query('UPDATE nodes SET stopped_at = now() WHERE id = $1 AND epoch = $2', [id, epoch]);
 }

@@ -73,7 +73,9 @@ export class TaskEngine {
     });
     this.o.notifications.on('reconnected', () => void this.tick());
     this.o.liveness.on('lost', () => this.abortAll('this node lost its database connection and can no longer prove it owns its tasks'));
-    this.o.liveness.on('restored', () => void this.settleAbandoned().then(() => this.wake()));
+    // Back after a database restart (tasks kept running) or a loss (tasks abandoned): settle what
+    // was abandoned, stop any running task that was recovered elsewhere meanwhile, claim again.
+    this.o.liveness.on('restored', () => void this.settleAbandoned().then(() => this.tick()));
     this.pollTimer = setInterval(() => void this.tick(), this.o.pollMs);
     this.pollTimer.unref();
     this.wake();

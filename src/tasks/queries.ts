@@ -209,7 +209,11 @@ export const LOCK_ORPHANS_SQL = `SELECT t.*, n.name AS node_name, n.last_seen AS
      WHERE t.state IN ('Executing', 'Cancelling')
        AND (n.id IS NULL OR n.epoch <> t.node_epoch OR n.stopped_at IS NOT NULL
             OR n.last_seen < now() - make_interval(secs => $2::double precision / 1000)
+            -- A vanished lock is a death only if the node heartbeat since the server started: a
+            -- restart takes every node's lock at once, and a live node keeps its tasks through it
+            -- (for less than the offline threshold, which the line above still enforces).
             OR (n.last_seen < now() - make_interval(secs => $1::double precision / 1000)
+                AND n.last_seen > pg_postmaster_start_time()
                 AND NOT ${NODE_LOCK_HELD}))
      ORDER BY t.seq
      LIMIT 100
