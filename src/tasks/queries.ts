@@ -299,10 +299,12 @@ export async function insertArtifact(db: Queryable, a: NewArtifact): Promise<Art
   return toArtifact(r.rows[0] as RawArtifact);
 }
 
-export async function listArtifacts(db: Queryable, spaceId: string, regarding: string | undefined, skip: number, take: number): Promise<{ items: ArtifactRow[]; total: number }> {
+/** `types`: only artifacts of tasks of these types (the ones the caller may view); every type when absent. */
+export async function listArtifacts(db: Queryable, spaceId: string, regarding: string | undefined, skip: number, take: number, types?: readonly string[]): Promise<{ items: ArtifactRow[]; total: number }> {
   const params: unknown[] = [spaceId];
   let where = 'space_id = $1';
-  if (regarding) { params.push(regarding); where += ' AND task_id = $2'; }
+  if (regarding) { params.push(regarding); where += ` AND task_id = $${params.length}`; }
+  if (types) { params.push(types); where += ` AND task_id IN (SELECT id FROM server_tasks WHERE name = ANY($${params.length}))`; }
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM artifacts WHERE ${where}`, params);
   const r = await db.query<RawArtifact>(`SELECT * FROM artifacts WHERE ${where} ORDER BY created DESC, id DESC OFFSET ${skip} LIMIT ${take}`, params);
   return { items: r.rows.map(toArtifact), total: total.rows[0]?.n ?? 0 };

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { deleteNode, getNode, listNodes, updateNode } from '../../cluster/nodes.js';
-import { requireAdmin } from '../auth.js';
+import { requirePermission } from '../auth.js';
 import { intParam } from '../query.js';
 import { collection, nodeResource, nodeSummaryResource } from '../resources.js';
 import type { ApiContext } from '../context.js';
@@ -59,7 +59,7 @@ export function nodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
   }, async (req) => {
-    requireAdmin(req);
+    requirePermission(req, 'AdministerSystem');
     const id = (req.params as { id: string }).id;
     const body = req.body as { MaxConcurrentTasks?: number; IsInMaintenanceMode?: boolean };
     const changed = await updateNode(ctx.pool, id, { maxConcurrentTasks: body.MaxConcurrentTasks, drain: body.IsInMaintenanceMode });
@@ -69,7 +69,7 @@ export function nodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.delete('/api/octopusservernodes/:id', { schema: { params: idParam } }, async (req, reply) => {
-    requireAdmin(req);
+    requirePermission(req, 'AdministerSystem');
     const id = (req.params as { id: string }).id;
     const n = await getNode(ctx.pool, id, threshold);
     if (!n) throw new NotFoundError(`There is no node ${id}.`);

@@ -19,7 +19,8 @@ export const adHocScriptHandler: TaskHandler<AdHocArguments> = {
     Syntax: Type.Optional(Type.Enum([...SCRIPT_SYNTAXES])),
     TimeoutSeconds: Type.Optional(Type.Unknown()),
   }, { additionalProperties: true }),
-  permissions: { queue: 'AdministerSystem', view: 'TaskView', cancel: 'TaskCancel', rerun: 'AdministerSystem' },
+  // Its script and output may hold anything of the server's: only an administrator sees or stops it.
+  permissions: { queue: 'AdministerSystem', view: 'AdministerSystem', cancel: 'AdministerSystem', rerun: 'AdministerSystem' },
   prepare(args, errors) {
     if (args.ScriptBody.trim() === '') errors.push('Arguments.ScriptBody must hold the script; it is empty.');
     if (Buffer.byteLength(args.ScriptBody) > MAX_SCRIPT) errors.push('Arguments.ScriptBody is larger than 1 MiB.');
