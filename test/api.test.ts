@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, apiAnnouncingBody, queueTask, readyCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, apiAnnouncingBody, queueTask, readyCluster, signIn, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
 
 const NODE_ID = 'OctopusServerNodes-solo';
 
@@ -297,23 +297,25 @@ describe('the REST API of one node', () => {
     });
   });
 
-  it('refuses state-changing requests with a session cookie unless they are JSON', async () => {
-    const login = await api(base, '/api/users/login', { body: { Username: 'admin', Password: ADMIN_PASSWORD } });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  it('refuses a change made with the session cookie unless it carries the anti-forgery header, whatever its body', async () => {
+    const { cookie, csrf } = await signIn(base, 'admin', ADMIN_PASSWORD);
     const before = await nodeState();
-    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      const put = await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', rawBody: 'IsInMaintenanceMode=true', contentType, cookie });
-      assert.ok(put.status === 403 || put.status === 415, `PUT as ${contentType} answered ${put.status}`);
-      assertErrorBody(put, put.status, `PUT as ${contentType}`);
+    // JSON too: the token, not the content type, is what a cross-site page cannot send.
+    for (const contentType of ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const put = await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', rawBody: '{"IsInMaintenanceMode":true}', contentType, cookie });
+      assertErrorBody(put, 403, `PUT as ${contentType} without the header`);
+      assert.match(put.body.ErrorMessage, /X-Octopus-Csrf-Token/, 'the refusal names the header');
       const logout = await api(base, '/api/users/logout', { method: 'POST', rawBody: 'x=1', contentType, cookie });
-      assert.ok(logout.status === 403 || logout.status === 415, `logout as ${contentType} answered ${logout.status}`);
+      assertErrorBody(logout, 403, `logout as ${contentType} without the header`);
     }
+    const wrong = await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { MaxConcurrentTasks: 4 }, cookie, csrf: csrf.slice(0, -1) + (csrf.endsWith('A') ? 'B' : 'A') });
+    assertErrorBody(wrong, 403, 'PUT with a wrong token');
     assert.deepEqual(await nodeState(), before);
     assert.equal((await api(base, '/api/users/me', { cookie })).status, 200, 'the refused logout did not end the session');
-    // The same change as JSON is accepted.
-    const json = await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { MaxConcurrentTasks: 4 }, cookie });
+    // With the token the same change is accepted.
+    const json = await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { MaxConcurrentTasks: 4 }, cookie, csrf });
     assert.equal(json.status, 200);
     assert.equal(json.body.MaxConcurrentTasks, 4);
-    assert.equal((await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { MaxConcurrentTasks: 5 }, cookie })).status, 200);
+    assert.equal((await api(base, `/api/octopusservernodes/${NODE_ID}`, { method: 'PUT', body: { MaxConcurrentTasks: 5 }, cookie, csrf })).status, 200);
   });
 });

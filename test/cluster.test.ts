@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
-import { ADMIN_API_KEY, ADMIN_PASSWORD, api, createCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, ADMIN_PASSWORD, api, createCluster, cuttle, signIn, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 // Built through the real CLI on purpose (setup, show-master-key, path, admin, join ×3): this file
 // proves the documented HA flow yields a working cluster. Other multi-node files use `readyCluster`.
@@ -49,15 +49,14 @@ describe('a four-node cluster built with the HA flow', () => {
   });
 
   it('accepts a session cookie issued by one node on every other node, and logout ends it everywhere', async () => {
-    const login = await api(nodes[0]!.url, '/api/users/login', { body: { Username: 'admin', Password: ADMIN_PASSWORD } });
-    assert.equal(login.status, 200);
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const { cookie, csrf } = await signIn(nodes[0]!.url, 'admin', ADMIN_PASSWORD);
     for (const n of nodes.slice(1)) {
       const me = await api(n.url, '/api/users/me', { cookie });
       assert.equal(me.status, 200, `node ${n.name} should accept node-a's session`);
       assert.equal(me.body.Username, 'admin');
     }
-    assert.equal((await api(nodes[2]!.url, '/api/users/logout', { method: 'POST', cookie })).status, 200);
+    // Logging out changes state: the portal sends the anti-forgery token, which node-a issued and node-c checks.
+    assert.equal((await api(nodes[2]!.url, '/api/users/logout', { method: 'POST', cookie, csrf })).status, 200);
     assert.equal((await api(nodes[1]!.url, '/api/users/me', { cookie })).status, 401);
   });
 

@@ -136,10 +136,11 @@ export async function startNode(home: string, name: string, env: NodeJS.ProcessE
 
 export interface ApiResponse<T = any> { status: number; body: T; headers: Headers }
 
-export async function api<T = any>(base: string, path: string, opts: { method?: string; body?: unknown; rawBody?: string; apiKey?: string; cookie?: string; contentType?: string } = {}): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = {};
+export async function api<T = any>(base: string, path: string, opts: { method?: string; body?: unknown; rawBody?: string; apiKey?: string; cookie?: string; contentType?: string; csrf?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.apiKey) headers['X-Octopus-ApiKey'] = opts.apiKey;
   if (opts.cookie) headers.cookie = opts.cookie;
+  if (opts.csrf) headers['X-Octopus-Csrf-Token'] = opts.csrf;
   let body: string | undefined;
   if (opts.rawBody !== undefined) body = opts.rawBody;
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
@@ -149,6 +150,21 @@ export async function api<T = any>(base: string, path: string, opts: { method?: 
   let parsed: unknown = text;
   try { parsed = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, body: parsed as T, headers: r.headers };
+}
+
+/** A browser's sign-in: the cookies it would send back, and the anti-forgery token its script would echo. */
+export interface BrowserSession { readonly cookie: string; readonly csrf: string; readonly setCookies: string[] }
+
+/** Signs in through `POST /api/users/login` (asserting 200) and returns what a browser would keep. */
+export async function signIn(base: string, username: string, password: string): Promise<BrowserSession> {
+  const r = await fetch(`${base}/api/users/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Username: username, Password: password }) });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`signing in as ${username} answered ${r.status}: ${text}`);
+  const setCookies = r.headers.getSetCookie();
+  const pairs = setCookies.map((c) => c.split(';')[0]!);
+  const csrf = pairs.find((p) => p.startsWith('Octopus-Csrf-Token='));
+  if (!csrf) throw new Error(`signing in as ${username} set no Octopus-Csrf-Token cookie: ${setCookies.join(' | ')}`);
+  return { cookie: pairs.join('; '), csrf: decodeURIComponent(csrf.slice(csrf.indexOf('=') + 1)), setCookies };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { getUser, userByApiKey } from '../auth/users.js';
-import { SESSION_COOKIE, sessionUserId } from '../auth/sessions.js';
+import { userByApiKey } from '../auth/users.js';
+import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrfTokenMatches, sessionIdFromToken, sessionUser } from '../auth/sessions.js';
 import type { ApiContext } from './context.js';
 import { AUTH_CHANNEL, CredentialCache } from '../auth/cache.js';
 import { hashApiKey } from '../crypto/secrets.js';
@@ -43,6 +43,34 @@ export function cookieValue(req: FastifyRequest, name: string): string | undefin
   return undefined;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the caller signed in with the session cookie (not an API key): that session's id. */
+    sessionId?: string;
+  }
+}
+
+/** Methods that change nothing, so a forged cross-site request gains nothing by them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether the request reached us over HTTPS, directly or through a proxy that says so
+ * (X-Forwarded-Proto or Forwarded). Believing a client's header here can only make its cookies stricter.
+ */
+export function cameOverHttps(req: FastifyRequest): boolean {
+  if (req.protocol === 'https') return true;
+  const first = header(req, 'x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+  if (first === 'https') return true;
+  // Forwarded: for=…;proto=https, … — the first element is what the client sent to the first proxy.
+  const element = header(req, 'forwarded')?.split(',')[0] ?? '';
+  return element.split(';').some((pair: string) => pair.trim().toLowerCase().replace(/"/g, '') === 'proto=https');
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return typeof v === 'string' ? v : undefined;
+}
+
 export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
   const cache = new CredentialCache();
   ctx.notifications.on('notify', (channel: string) => { if (channel === AUTH_CHANNEL) cache.clear(); });
@@ -59,15 +87,18 @@ export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
     } else {
       const token = cookieValue(req, SESSION_COOKIE);
       if (token) {
-        // Sessions are looked up every time: a logout must end them on every node at once.
-        const userId = await sessionUserId(ctx.pool, ctx.key, token);
-        if (userId) {
-          req.user = await getUser(ctx.pool, userId);
-          // Cookie sessions only change state through JSON requests: a cross-site form cannot send those.
-          const ct = req.headers['content-type'] ?? '';
-          if (req.user && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && req.headers['content-length'] !== '0'
-              && req.headers['content-length'] !== undefined && !ct.startsWith('application/json')) {
-            throw new ForbiddenError('Requests signed in with a session cookie must send application/json.');
+        // Sessions are looked up every time: a logout or a deactivation must end them on every node at once.
+        req.user = await sessionUser(ctx.pool, ctx.key, token);
+        if (req.user) {
+          req.sessionId = sessionIdFromToken(ctx.key, token);
+          // A cross-site page can make the browser send the cookie, but cannot read the anti-forgery
+          // cookie to echo it: every change made with the session carries it, whatever its body.
+          // (Signing in again needs none: that request authenticates by its password.)
+          if (!SAFE_METHODS.has(req.method) && req.routeOptions.url !== '/api/users/login') {
+            const given = header(req, CSRF_HEADER);
+            if (!given || !csrfTokenMatches(ctx.key, token, given)) {
+              throw new ForbiddenError(`This request was signed in with the session cookie but its ${CSRF_HEADER} header is missing or wrong; send the value of the ${CSRF_COOKIE} cookie in that header (sign in again if the cookie is gone), or use an API key.`);
+            }
           }
         }
       }
@@ -78,11 +109,7 @@ export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
-export function requireAdmin(req: FastifyRequest): void {
-  if (!req.user?.isAdmin) throw new ForbiddenError('Only administrators may do this; sign in as an administrator.');
-}
-
-/** Refuses (403) a caller who lacks the permission, naming it. */
+/** Refuses (403) a caller who lacks the permission, naming it. The one place a route asks. */
 export function requirePermission(req: FastifyRequest, permission: Permission): void {
   if (hasPermission(req.user, permission)) return;
   if (permission === 'AdministerSystem') throw new ForbiddenError('Only administrators may do this; sign in as an administrator.');

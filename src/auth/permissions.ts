@@ -1,13 +1,15 @@
 import type { User } from './users.js';
 
 /**
- * Octopus's permission names, for the ones Cuttle checks so far. Until teams and roles exist, an
- * administrator holds every permission and any other active user holds the everyday task ones.
+ * Octopus's permission names, for the ones Cuttle checks so far. Every route asks `hasPermission`
+ * (through the API's `requirePermission`), and task routes ask for the permissions their task
+ * type's handler declares; teams and roles will only change who holds what, here.
  */
-export const PERMISSIONS = ['AdministerSystem', 'TaskView', 'TaskCreate', 'TaskCancel', 'TaskEdit'] as const;
+export const PERMISSIONS = ['AdministerSystem', 'UserView', 'UserEdit', 'TaskView', 'TaskCreate', 'TaskCancel', 'TaskEdit', 'ArtifactView'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const EVERY_USER: ReadonlySet<Permission> = new Set(['TaskView', 'TaskCreate', 'TaskCancel']);
+/** Until teams and roles exist: what every active user holds. An administrator (made by `cuttle admin`) holds every permission. */
+const EVERY_USER: ReadonlySet<Permission> = new Set(['TaskView', 'TaskCreate', 'TaskCancel', 'ArtifactView']);
 
 export function hasPermission(user: User | undefined, permission: Permission): boolean {
   if (!user?.isActive) return false;

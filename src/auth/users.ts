@@ -2,8 +2,8 @@ import type { Queryable } from '../db/pool.js';
 import { InputError } from '../errors.js';
 import { generateApiKey, hashApiKey, hashPassword, isApiKeyFormat, verifyPassword } from '../crypto/secrets.js';
 import {
-  insertAdmin, insertApiKey, notifyAuthChanged, promoteToAdmin, selectActiveUserByName, selectApiKeyByHash, selectApiKeys, selectUser,
-  selectUserByApiKeyHash, selectUserByName, type UserRecord,
+  deleteApiKeyRow, insertAdmin, insertApiKey, notifyAuthChanged, promoteToAdmin, selectApiKeyByHash, selectApiKeys, selectPasswordUserByName,
+  selectUser, selectUserByApiKeyHash, selectUserByName, type UserRecord,
 } from './queries.js';
 
 export interface User {
@@ -13,24 +13,43 @@ export interface User {
   readonly email: string;
   readonly isAdmin: boolean;
   readonly isActive: boolean;
+  /** Signs in with API keys only; has no password. */
+  readonly isService: boolean;
+  readonly modifiedOn: Date;
+  readonly modifiedBy: string | null;
 }
 
-function toUser(r: UserRecord): User {
-  return { id: r.id, username: r.username, displayName: r.display_name, email: r.email, isAdmin: r.is_admin, isActive: r.is_active };
+export function toUser(r: UserRecord): User {
+  return {
+    id: r.id, username: r.username, displayName: r.display_name, email: r.email, isAdmin: r.is_admin, isActive: r.is_active,
+    isService: r.is_service, modifiedOn: r.modified_at, modifiedBy: r.modified_by,
+  };
 }
+
+/** 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export function validateUsername(u: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(u)) {
+  if (!USERNAME_PATTERN.test(u)) {
     throw new InputError(`The user name "${u}" is not valid; use 1 to 64 letters, digits, '.', '_', '@' or '-'.`);
   }
   return u;
 }
 
 export function validatePassword(p: string): string {
-  if (p.length < 8 || p.length > 1024) {
-    throw new InputError('The password must be 8 to 1024 characters long; choose a longer one.');
-  }
+  const problem = passwordProblem(p, undefined);
+  if (problem) throw new InputError(problem);
   return p;
+}
+
+/**
+ * The password rules, as one sentence when the password breaks one: 8 to 1024 characters, and not
+ * the user name (in any case). Length is what protects against guessing; composition rules are not asked.
+ */
+export function passwordProblem(p: string, username: string | undefined): string | undefined {
+  if (p.length < 8 || p.length > 1024) return 'The password must be 8 to 1024 characters long; choose a longer one.';
+  if (username !== undefined && p.toLowerCase() === username.toLowerCase()) return 'The password must not be the user name; choose another password.';
+  return undefined;
 }
 
 /** Creates the administrator, or resets its password (and re-activates it) when it exists. */
@@ -50,9 +69,11 @@ export async function createOrResetAdmin(db: Queryable, username: string, passwo
   return { user: toUser(await insertAdmin(db, username, hash)), created: true };
 }
 
+/** The user, when the password is theirs and they may sign in with one (active, not a service user). */
 export async function authenticatePassword(db: Queryable, username: string, password: string): Promise<User | undefined> {
-  const row = await selectActiveUserByName(db, username);
-  // Hash even when the user is unknown, so response time does not reveal which user names exist.
+  const row = await selectPasswordUserByName(db, username);
+  // Hash even when the user is unknown (or inactive, or a service user without a password), so
+  // response time does not reveal which user names exist.
   const ok = await verifyPassword(password, row?.password_hash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
   return row && ok ? toUser(row) : undefined;
 }
@@ -86,4 +107,11 @@ export async function addApiKey(db: Queryable, userId: string, purpose: string, 
 
 export async function listApiKeys(db: Queryable, userId: string): Promise<ApiKeyRecord[]> {
   return (await selectApiKeys(db, userId)).map((x) => ({ id: x.id, userId, purpose: x.purpose, created: x.created_at }));
+}
+
+/** Revokes one of the user's keys on every node at once; false when the user has no such key. */
+export async function revokeApiKey(db: Queryable, userId: string, keyId: string): Promise<boolean> {
+  const deleted = await deleteApiKeyRow(db, userId, keyId);
+  if (deleted) await notifyAuthChanged(db);
+  return deleted;
 }

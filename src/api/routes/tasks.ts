@@ -67,18 +67,31 @@ function permissionFor(ctx: ApiContext, name: string, op: keyof TaskPermissions)
   return ctx.registry.get(name)?.permissions[op] ?? 'AdministerSystem';
 }
 
+/** Whether the caller may see tasks of this type (and their logs and artifacts). */
+export function mayViewTask(ctx: ApiContext, req: FastifyRequest, name: string): boolean {
+  return hasPermission(req.user, permissionFor(ctx, name, 'view'));
+}
+
+/** The task types the caller may view, for a list's WHERE; undefined when they may view every task. */
+export function viewableTaskTypes(ctx: ApiContext, req: FastifyRequest): string[] | undefined {
+  const handlers = ctx.registry.list();
+  const viewable = handlers.filter((h) => hasPermission(req.user, h.permissions.view)).map((h) => h.name);
+  return hasPermission(req.user, 'AdministerSystem') || viewable.length === handlers.length ? undefined : viewable;
+}
+
 /** The task named by the route, when the caller may see it (a task they may not see is not there). */
 export async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
   const id = (req.params as { id: string }).id;
   const space = spaceOf(req);
   const t = /^ServerTasks-\d+$/.test(id) ? await getTask(ctx.pool, id) : undefined;
-  if (!t || (space && t.spaceId !== space) || !hasPermission(req.user, permissionFor(ctx, t.name, 'view'))) throw new NotFoundError(`There is no task ${id}.`);
+  if (!t || (space && t.spaceId !== space) || !mayViewTask(ctx, req, t.name)) throw new NotFoundError(`There is no task ${id}.`);
   return t;
 }
 
 export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const prefix of PREFIXES) {
     app.get(`${prefix}/tasks`, async (req) => {
+      requirePermission(req, 'TaskView');
       const space = spaceOf(req);
       const skip = intParam(req.query, 'skip', 0);
       const take = intParam(req.query, 'take', 30, 0, 1000);
@@ -86,12 +99,11 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const bad = states.filter((s) => !(TASK_STATES as readonly string[]).includes(s));
       if (bad.length) throw new InputError(`Unknown task state(s) ${bad.join(', ')}; use ${TASK_STATES.join(', ')}.`);
       const spaces = space ? [space] : listParam(req.query, 'spaces');
-      // Only the task types the caller may view; all of them for most users (no filter then).
-      const handlers = ctx.registry.list();
-      const viewable = handlers.filter((h) => hasPermission(req.user, h.permissions.view)).map((h) => h.name);
+      // Only the task types the caller may view, filtered in SQL so the totals count what is shown.
+      const types = viewableTaskTypes(ctx, req);
       const r = await listTasks(ctx.pool, {
         skip, take, states, ids: listParam(req.query, 'ids'), spaces,
-        ...(hasPermission(req.user, 'AdministerSystem') || viewable.length === handlers.length ? {} : { types: viewable }),
+        ...(types ? { types } : {}),
         ...(stringParam(req.query, 'node') ? { node: stringParam(req.query, 'node')! } : {}),
         ...(stringParam(req.query, 'name') ? { name: stringParam(req.query, 'name')! } : {}),
       });
@@ -99,6 +111,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
 
     app.get(`${prefix}/tasks/tasktypes`, (req, reply) => {
+      requirePermission(req, 'TaskView');
       spaceOf(req);
       return reply.send(ctx.registry.list().map((h) => ({ Id: h.name, Name: h.name, Description: h.description })));
     });
