@@ -21,6 +21,8 @@ export class UnauthorizedError extends CuttleError {}
 export class ForbiddenError extends CuttleError {}
 /** Something in the environment is wrong: database, files, key (exit 1, HTTP 503). */
 export class EnvironmentError extends CuttleError {}
+/** The database cannot take the request now (unreachable, full, restarting): HTTP 503, worth retrying. */
+export class DatabaseUnavailableError extends EnvironmentError {}
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -1,9 +1,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { ConflictError, CuttleError, EnvironmentError, ForbiddenError, InputError, NotFoundError, UnauthorizedError, UsageError } from '../errors.js';
+import { ConflictError, CuttleError, EnvironmentError, ForbiddenError, InputError, NotFoundError, UnauthorizedError, UsageError, errorMessage } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/pool.js';
 
 /** Octopus's error body; the only shape an error response ever has. */
 export interface OctopusErrorBody { ErrorMessage: string; Errors: string[] }
+
+export function errorBody(message: string, errors: string[] = []): OctopusErrorBody {
+  return { ErrorMessage: message, Errors: errors.length ? errors : [message] };
+}
+
+/** Seconds a client should wait before trying a 503 again (the Retry-After header). */
+export const RETRY_AFTER_SECONDS = 5;
+
+const DATABASE_UNAVAILABLE = `The database cannot take this request right now (it is unreachable, restarting or out of connections); try again in ${RETRY_AFTER_SECONDS} seconds.`;
 
 export function statusOf(err: unknown): number {
   if (err instanceof InputError || err instanceof UsageError) return 400;
@@ -40,29 +50,36 @@ function isDataException(err: unknown): boolean {
   return err instanceof pg.DatabaseError && typeof err.code === 'string' && err.code.startsWith('22');
 }
 
+interface Answer { status: number; body: OctopusErrorBody }
+
+/** Every error a route, hook or Fastify itself raises, as a status and Octopus's body. */
+export function answerFor(err: unknown): Answer {
+  if (err instanceof CuttleError) return { status: statusOf(err), body: errorBody(err.message, err.details) };
+  // Not the request's fault and not a bug: the database is down, restarting or full.
+  if (isDatabaseUnavailable(err)) return { status: 503, body: errorBody(DATABASE_UNAVAILABLE) };
+  if (isDataException(err)) {
+    // A value from the request that PostgreSQL cannot hold (a NUL character, say): the caller's input, not a server fault.
+    return { status: 400, body: errorBody('The request holds a value the server cannot store or look up (such as a NUL character); remove it and try again.') };
+  }
+  const f = fastifyMessage((typeof err === 'object' && err !== null ? err : {}) as FastifyError);
+  return { status: f.status, body: errorBody(f.message, f.errors) };
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    let status: number;
-    let body: OctopusErrorBody;
-    if (err instanceof CuttleError) {
-      status = statusOf(err);
-      body = { ErrorMessage: err.message, Errors: err.details.length ? err.details : [err.message] };
-    } else if (isDataException(err)) {
-      // A value from the request that PostgreSQL cannot hold (a NUL character, say): the caller's input, not a server fault.
-      status = 400;
-      const msg = 'The request holds a value the server cannot store or look up (such as a NUL character); remove it and try again.';
-      body = { ErrorMessage: msg, Errors: [msg] };
-    } else {
-      const f = fastifyMessage(err);
-      status = f.status;
-      body = { ErrorMessage: f.message, Errors: f.errors.length ? f.errors : [f.message] };
+    const { status, body } = answerFor(err);
+    // Never a stack trace to the client. The log gets the detail of a 500; a 503 is a state of the
+    // environment (the database is down, say), one line each, not a stack trace per request.
+    if (status === 503) {
+      req.log.warn({ err: errorMessage(err), code: (err as { code?: unknown }).code }, 'answered 503: the environment cannot take the request');
+      // Tells clients and load balancers to come back later, or go to another node meanwhile.
+      void reply.header('Retry-After', String(RETRY_AFTER_SECONDS));
+    } else if (status >= 500) {
+      req.log.error({ err }, 'request failed');
     }
-    // Never a stack trace to the client; the log gets the detail for 5xx.
-    if (status >= 500) req.log.error({ err }, 'request failed');
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    const msg = `There is no resource at ${req.method} ${req.url.split('?')[0]}.`;
-    void reply.code(404).send({ ErrorMessage: msg, Errors: [msg] } satisfies OctopusErrorBody);
+    void reply.code(404).send(errorBody(`There is no resource at ${req.method} ${req.url.split('?')[0]}.`));
   });
 }

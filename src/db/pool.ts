@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { EnvironmentError, errorMessage } from '../errors.js';
+import { DatabaseUnavailableError, EnvironmentError, errorMessage } from '../errors.js';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient | pg.Client;
@@ -72,19 +72,104 @@ export function describeConnectError(err: unknown, url: string): EnvironmentErro
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** How long a request may wait for a connection while the server is full or starting up (ms). */
+  waitForServerMs?: number;
+}
+
+/**
+ * SQLSTATEs with which a server refuses a new connection for the moment: 53300 too_many_connections
+ * ("sorry, too many clients already", also a role's or database's connection limit) and 57P03
+ * cannot_connect_now ("the database system is starting up").
+ */
+const SERVER_BUSY = new Set(['53300', '57P03']);
+
+export function isServerBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SERVER_BUSY.has(code);
+}
+
+/** Socket-level failures: the server cannot be reached, or the connection to it broke. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN',
+  'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'CONNECT_TIMEOUT']);
+
+/** node-postgres and pg-pool raise these without a code when a connection breaks or cannot be had in time. */
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Cannot use a pool after calling end|Client was closed and is not queryable|connection timeout/i;
+
+/**
+ * True when the error says the database cannot take the request right now, rather than that the
+ * request or the code is wrong: unreachable or refused, the connection broke, no connection could
+ * be had in time, or a SQLSTATE of class 08 (connection exception), 53 (insufficient resources),
+ * 57P (shutdown, crash, starting up) or 57014 (statement cancelled by a timeout or an administrator).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DatabaseUnavailableError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (NETWORK_CODES.has(code)) return true;
+      if (/^[0-9A-Z]{5}$/.test(code) && (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '57014')) return true;
+    }
+    if (e instanceof Error && !(e instanceof pg.DatabaseError) && CONNECTION_MESSAGES.test(e.message)) return true;
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void;
+
+/**
+ * A pool that waits when the server refuses a new connection because it is full or starting up,
+ * instead of failing the request at once: it tries again with growing, jittered pauses until
+ * `waitForServerMs` has passed. Meanwhile its own connections come back from other requests, and
+ * the retry takes one of those; the server's refusal only surfaces once the wait is over.
+ * `pool.query` goes through `connect` too (pg-pool calls this.connect), so every path waits.
+ */
+class WaitingPool extends pg.Pool {
+  constructor(config: pg.PoolConfig, private readonly waitForServerMs: number) {
+    super(config);
+    // A client that is checked out (a transaction under way) has no 'error' listener of pg-pool's:
+    // when its connection breaks (the database stops), pg emits 'error' on it, and an 'error' event
+    // without a listener kills the process. The query in flight still fails with the error.
+    this.on('connect', (client: pg.PoolClient) => { client.on('error', () => undefined); });
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
+    const result = this.connectWaiting();
+    if (!callback) return result;
+    result.then((client) => callback(undefined, client, (release) => client.release(release as boolean | Error | undefined)),
+      (err: Error) => callback(err, undefined, () => undefined));
+  }
+
+  private async connectWaiting(): Promise<pg.PoolClient> {
+    const deadline = performance.now() + this.waitForServerMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await super.connect();
+      } catch (err) {
+        const left = deadline - performance.now();
+        if (!isServerBusy(err) || left <= 0 || this.ending) throw err;
+        // 25 ms doubling to 1 s, jittered so that nodes refused together do not come back together.
+        const pause = Math.min(1000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        await sleep(Math.min(pause, left));
+      }
+    }
+  }
 }
 
 /** Opens a pool and proves it works with one round trip, so start-up fails early and clearly. */
 export async function openPool(url: string, opts: PoolOptions = {}): Promise<Pool> {
   validateDatabaseUrl(url);
-  const pool = new pg.Pool({
+  const pool = new WaitingPool({
     connectionString: url,
-    max: opts.max ?? 10,
+    max: opts.max ?? 5, // callers pass their own: the node its setting, commands two or three
     application_name: opts.applicationName ?? 'cuttle',
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     idleTimeoutMillis: 30_000,
-  });
+  }, opts.waitForServerMs ?? 10_000);
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => undefined);
   try {
@@ -95,6 +180,22 @@ export async function openPool(url: string, opts: PoolOptions = {}): Promise<Poo
     throw describeConnectError(err, url);
   }
   return pool;
+}
+
+/**
+ * Settles with `work`, or rejects with a DatabaseUnavailableError once `ms` have passed: for
+ * answers that must come quickly whatever the database does (a load balancer's ping).
+ */
+export async function withinMs<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailableError(`The database did not answer ${what} within ${ms} ms; check that PostgreSQL is up and reachable from this node.`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A single dedicated connection (liveness, LISTEN), outside any pool. */

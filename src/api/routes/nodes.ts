@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { deleteNode, getNode, listNodes, updateNode } from '../../cluster/nodes.js';
+import { withinMs } from '../../db/pool.js';
 import { requirePermission } from '../auth.js';
 import { intParam } from '../query.js';
 import { collection, nodeResource, nodeSummaryResource } from '../resources.js';
 import type { ApiContext } from '../context.js';
+
+/** How long the ping waits for the database before answering 503 (load balancers time out checks in 2-5 s). */
+const PING_DATABASE_MS = 2_000;
 
 const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const;
 
@@ -12,7 +16,8 @@ export function nodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const threshold = ctx.options.offlineThresholdMs;
 
   app.get('/api/octopusservernodes/ping', async (_req, reply) => {
-    const self = await getNode(ctx.pool, ctx.nodeId, threshold);
+    // Bounded: a load balancer's check must get its 503 in time even when the database hangs.
+    const self = await withinMs(getNode(ctx.pool, ctx.nodeId, threshold), PING_DATABASE_MS, 'the ping');
     if (!self) throw new NotFoundError('This node is not registered.');
     // 418 tells the load balancer to route no new traffic here while the node drains.
     const status = !ctx.ready() || !ctx.healthy() ? 503 : self.drain ? 418 : 200;

@@ -66,7 +66,7 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
   const cursor = LogCursor.parse(Array.isArray(lastId) ? lastId[0] : lastId);
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'Octopus-Node': ctx.nodeName });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'Octopus-Node': ctx.nodeName });
   let closed = false;
   let wake: (() => void) | undefined;
   const stopListening = onLogWritten(ctx.notifications, task.id, () => wake?.());
