@@ -4,13 +4,14 @@ import type { Logger } from 'pino';
 import { EnvironmentError } from './errors.js';
 import { VERSION } from './version.js';
 import { lockHome, listenUrl, parseListen, type NodeConfig } from './config/home.js';
-import type { RuntimeOptions } from './config/options.js';
+import { databasePoolSize, type RuntimeOptions } from './config/options.js';
 import { openPool, withTransaction, type Pool } from './db/pool.js';
+import { logConnectionBudget } from './db/budget.js';
 import { migrate } from './db/migrate.js';
 import { parseMasterKey } from './crypto/masterKey.js';
 import { requireCluster, verifyMasterKey } from './cluster/cluster.js';
 import { Liveness } from './cluster/liveness.js';
-import { ensureNodeRow } from './cluster/nodes.js';
+import { ensureNodeRow, listNodes } from './cluster/nodes.js';
 import { checkFolders, homeInsideShared, writeBeacons } from './storage/folders.js';
 import { getSharedPaths, resolvePaths } from './storage/sharedPaths.js';
 import { StorageMonitor } from './storage/monitor.js';
@@ -57,7 +58,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
   const cleanups: (() => Promise<void> | void)[] = [releaseHome];
   const cleanup = async () => { for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined); };
   try {
-    const pool = await openPool(config.databaseUrl, { applicationName: `cuttle ${config.nodeName}` });
+    const poolSize = databasePoolSize(config, options);
+    const pool = await openPool(config.databaseUrl, { max: poolSize.size, applicationName: `cuttle ${config.nodeName}`, log });
     cleanups.push(() => pool.end());
     const m = await migrate(pool);
     if (m.applied.length) log.info({ applied: m.applied }, 'database schema upgraded');
@@ -106,6 +108,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     // Beacon before the nonce is published: a peer that reads the new nonce always finds the new file.
     await writeBeacons(paths, config.nodeName, nonce);
     await liveness.register(VERSION, listenUrl(listen), nonce);
+    // Every registered node counted with this node's pool: a warning when they may not fit, never a refusal.
+    await logConnectionBudget(pool, async () => (await listNodes(pool, options.offlineThresholdMs)).length, poolSize, log);
     monitor.start();
     cleanups.push(() => monitor.stop());
     void monitor.check();

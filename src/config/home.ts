@@ -3,12 +3,15 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EnvironmentError, InputError, errorMessage } from '../errors.js';
 import { parseMasterKey } from '../crypto/masterKey.js';
+import { DEFAULT_DATABASE_POOL_SIZE, MAX_DATABASE_POOL_SIZE, MIN_DATABASE_POOL_SIZE, validPoolSize } from './options.js';
 
 /** What a node's home holds besides its master key. Never shared between nodes. */
 export interface NodeConfig {
   readonly nodeName: string;
   readonly databaseUrl: string;
   readonly listen: string;
+  /** Pooled database connections of this node (CUTTLE_DATABASE_POOL_SIZE overrides it); default 5. */
+  readonly databasePoolSize?: number;
   /** Set by `cuttle start`: the embedded PostgreSQL server it runs. */
   readonly embeddedPostgres?: { readonly port: number; readonly dataDir: string };
 }
@@ -66,6 +69,9 @@ export function readConfig(home: string): NodeConfig {
   const c = parsed as Partial<NodeConfig>;
   if (typeof c.nodeName !== 'string' || typeof c.databaseUrl !== 'string' || typeof c.listen !== 'string') {
     throw new EnvironmentError(`The config file ${file} lacks nodeName, databaseUrl or listen; restore it or run \`cuttle join\` again.`);
+  }
+  if (c.databasePoolSize !== undefined && !validPoolSize(c.databasePoolSize)) {
+    throw new EnvironmentError(`The config file ${file} sets databasePoolSize to ${JSON.stringify(c.databasePoolSize)}; give a whole number from ${MIN_DATABASE_POOL_SIZE} to ${MAX_DATABASE_POOL_SIZE}, or remove it for the default of ${DEFAULT_DATABASE_POOL_SIZE}.`);
   }
   return Object.freeze(c as NodeConfig);
 }

@@ -11,6 +11,47 @@ export interface RuntimeOptions {
   readonly shutdownGraceMs: number;
   readonly retentionJobMs: number;
   readonly pruneJobMs: number;
+  /** CUTTLE_DATABASE_POOL_SIZE when set; it overrides the config file's databasePoolSize. */
+  readonly databasePoolSize?: number;
+}
+
+/**
+ * Pooled connections per node. Each node also holds two dedicated connections (liveness and
+ * notifications), so ten nodes need 10 × (5 + 2) = 70: they fit a stock max_connections of 100
+ * with room left for the superuser reserve, psql, backups, monitoring and `cuttle` commands.
+ */
+export const DEFAULT_DATABASE_POOL_SIZE = 5;
+/** Below 2 a request that needs a second connection while holding one would wait for itself. */
+export const MIN_DATABASE_POOL_SIZE = 2;
+export const MAX_DATABASE_POOL_SIZE = 200;
+
+export function validPoolSize(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= MIN_DATABASE_POOL_SIZE && v <= MAX_DATABASE_POOL_SIZE;
+}
+
+function poolSize(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.CUTTLE_DATABASE_POOL_SIZE;
+  if (raw === undefined || raw === '') return undefined;
+  const v = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!validPoolSize(v)) {
+    throw new InputError(`CUTTLE_DATABASE_POOL_SIZE="${raw}" is not a whole number from ${MIN_DATABASE_POOL_SIZE} to ${MAX_DATABASE_POOL_SIZE}; fix or unset it (the default is ${DEFAULT_DATABASE_POOL_SIZE} pooled connections per node).`);
+  }
+  return v;
+}
+
+export interface PoolSize {
+  readonly size: number;
+  /** Where the size came from, for log lines and doctor: the variable, the config file or the default. */
+  readonly setBy: string;
+  readonly smallest: number;
+}
+
+/** The node's pool size: the environment overrides the home's config file, which overrides the default. */
+export function databasePoolSize(config: { readonly databasePoolSize?: number }, options: Pick<RuntimeOptions, 'databasePoolSize'>): PoolSize {
+  const smallest = MIN_DATABASE_POOL_SIZE;
+  if (options.databasePoolSize !== undefined) return { size: options.databasePoolSize, setBy: 'CUTTLE_DATABASE_POOL_SIZE', smallest };
+  if (config.databasePoolSize !== undefined) return { size: config.databasePoolSize, setBy: 'databasePoolSize in the config file', smallest };
+  return { size: DEFAULT_DATABASE_POOL_SIZE, setBy: 'the default', smallest };
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -29,6 +70,7 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
   if (offlineThresholdMs < 2 * heartbeatMs) {
     throw new InputError(`CUTTLE_OFFLINE_THRESHOLD_SECONDS must be at least twice CUTTLE_HEARTBEAT_SECONDS, or healthy nodes would look offline; raise it.`);
   }
+  const pool = poolSize(env);
   return Object.freeze({
     heartbeatMs,
     offlineThresholdMs,
@@ -40,5 +82,6 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
     shutdownGraceMs: seconds(env, 'CUTTLE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
     retentionJobMs: seconds(env, 'CUTTLE_RETENTION_JOB_SECONDS', 3600, 0.5, 86_400),
     pruneJobMs: seconds(env, 'CUTTLE_PRUNE_JOB_SECONDS', 3600, 0.5, 86_400),
+    ...(pool === undefined ? {} : { databasePoolSize: pool }),
   });
 }

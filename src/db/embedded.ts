@@ -62,6 +62,8 @@ export interface EmbeddedOptions {
   readonly dataDir: string;
   readonly port: number;
   readonly password: string;
+  /** max_connections (default 400: a test suite runs many clusters on one server at once). */
+  readonly maxConnections?: number;
   /** Called with the server's log lines (initdb and postgres). */
   readonly onLog?: (line: string) => void;
 }
@@ -165,7 +167,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedServer>
     if (ids.uid !== undefined) chmodSync(dirname(o.dataDir), 0o755);
     if (!existsSync(join(o.dataDir, 'PG_VERSION'))) initialise(bin, o.dataDir, o.password, ids);
     // A stale postmaster.pid (its server killed) is handled by postgres itself: it checks the pid.
-    child = spawn(bin.postgres, ['-D', o.dataDir, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=400', '-k', '/tmp'], {
+    child = spawn(bin.postgres, ['-D', o.dataDir, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${o.maxConnections ?? 400}`, '-k', '/tmp'], {
       ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' },
     });
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { DatabaseUnavailableError, EnvironmentError, errorMessage } from '../errors.js';
 
 export type Pool = pg.Pool;
@@ -74,6 +75,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** How long a request may wait for a connection while the server is full or starting up (ms). */
   waitForServerMs?: number;
+  /** Told (at most every 30 s) when the server refuses a new connection and requests wait. */
+  log?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -120,14 +123,22 @@ type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefine
 
 /**
  * A pool that waits when the server refuses a new connection because it is full or starting up,
- * instead of failing the request at once: it tries again with growing, jittered pauses until
- * `waitForServerMs` has passed. Meanwhile its own connections come back from other requests, and
- * the retry takes one of those; the server's refusal only surfaces once the wait is over.
+ * instead of failing the request at once. For a second after a refusal the pool opens no new
+ * connection: requests queue, first come first served, for the connections it already has (other
+ * requests give them back within milliseconds) rather than knocking on a full server again and
+ * again. The refused request itself tries again with growing, jittered pauses until
+ * `waitForServerMs` has passed; only then does the server's refusal surface (as a 503).
  * `pool.query` goes through `connect` too (pg-pool calls this.connect), so every path waits.
  */
 class WaitingPool extends pg.Pool {
-  constructor(config: pg.PoolConfig, private readonly waitForServerMs: number) {
+  private lastWarning = -Infinity;
+  private readonly configuredMax: number;
+  private uncap: NodeJS.Timeout | undefined;
+
+  // Not `log`: pg-pool has a method of that name (its debug output).
+  constructor(config: pg.PoolConfig, private readonly waitForServerMs: number, private readonly logger?: Pick<Logger, 'warn'>) {
     super(config);
+    this.configuredMax = config.max ?? 10;
     // A client that is checked out (a transaction under way) has no 'error' listener of pg-pool's:
     // when its connection breaks (the database stops), pg emits 'error' on it, and an 'error' event
     // without a listener kills the process. The query in flight still fails with the error.
@@ -151,11 +162,29 @@ class WaitingPool extends pg.Pool {
       } catch (err) {
         const left = deadline - performance.now();
         if (!isServerBusy(err) || left <= 0 || this.ending) throw err;
+        if (attempt === 0) this.warnBusy(err);
+        this.holdAtCurrentSize();
         // 25 ms doubling to 1 s, jittered so that nodes refused together do not come back together.
         const pause = Math.min(1000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
         await sleep(Math.min(pause, left));
       }
     }
+  }
+
+  /** pg-pool reads options.max at every checkout: lowered, it queues requests instead of connecting. */
+  private holdAtCurrentSize(): void {
+    if (this.totalCount < 1) return; // nothing to queue for: the retry itself must connect
+    this.options.max = Math.min(this.options.max ?? this.configuredMax, this.totalCount);
+    clearTimeout(this.uncap);
+    this.uncap = setTimeout(() => { this.options.max = this.configuredMax; }, 1_000);
+    this.uncap.unref();
+  }
+
+  private warnBusy(err: unknown): void {
+    if (!this.logger || performance.now() - this.lastWarning < 30_000) return;
+    this.lastWarning = performance.now();
+    this.logger.warn({ err: errorMessage(err), poolSize: this.configuredMax, open: this.totalCount },
+      `the database refused a new connection; requests wait up to ${this.waitForServerMs / 1000} s for one: run \`cuttle doctor\` to compare the cluster's connections with max_connections`);
   }
 }
 
@@ -169,7 +198,7 @@ export async function openPool(url: string, opts: PoolOptions = {}): Promise<Poo
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     idleTimeoutMillis: 30_000,
-  }, opts.waitForServerMs ?? 10_000);
+  }, opts.waitForServerMs ?? 10_000, opts.log);
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => undefined);
   try {

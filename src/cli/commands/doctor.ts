@@ -1,68 +1,143 @@
 import type { Command } from 'commander';
-import { readConfig, readMasterKeyFile } from '../../config/home.js';
+import { readConfig, readMasterKeyFile, type NodeConfig } from '../../config/home.js';
 import { openPool, type Pool } from '../../db/pool.js';
 import { assertCuttleDatabase, latestKnownVersion, readSchemaState } from '../../db/migrate.js';
+import { connectionBudget, readServerConnections } from '../../db/budget.js';
 import { parseMasterKey } from '../../crypto/masterKey.js';
 import { requireCluster, verifyMasterKey } from '../../cluster/cluster.js';
 import { listNodes } from '../../cluster/nodes.js';
-import { runtimeOptions } from '../../config/options.js';
+import { databasePoolSize, runtimeOptions } from '../../config/options.js';
 import { errorMessage } from '../../errors.js';
 import { checkFolders, checkPeerBeacons, homeInsideShared } from '../../storage/folders.js';
 import { getSharedPaths, resolvePaths } from '../../storage/sharedPaths.js';
 import { storageStatus } from '../../storage/report.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
 
-interface Finding { ok: boolean; text: string }
+/** ok: as it should be; warn: works, but should change (exit 0); fail: a problem (exit 1). */
+export type FindingLevel = 'ok' | 'warn' | 'fail';
+
+const LABEL: Record<FindingLevel, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+
+/** The findings of one doctor run, each printed as it is made. */
+export class Findings {
+  private readonly counts: Record<FindingLevel, number> = { ok: 0, warn: 0, fail: 0 };
+
+  add(level: FindingLevel, text: string): void {
+    this.counts[level]++;
+    stdio.line(`${LABEL[level]}  ${text}`);
+  }
+
+  /** ok when the condition holds, fail otherwise. */
+  check(ok: boolean, text: string): void {
+    this.add(ok ? 'ok' : 'fail', text);
+  }
+
+  get failures(): number { return this.counts.fail; }
+
+  summary(): string {
+    const warnings = this.counts.warn ? ` ${this.counts.warn} warning(s).` : '';
+    return (this.counts.fail ? `${this.counts.fail} problem(s) found.` : 'No problems found.') + warnings;
+  }
+}
+
+/** What the checks may look at; `pool` is open for the checks that run once the database answered. */
+export interface DoctorContext {
+  readonly home: string;
+  readonly config: NodeConfig;
+  readonly pool: Pool;
+}
+
+/** The master key in the home is the cluster's. */
+async function masterKeyCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const cluster = await requireCluster(d.pool);
+  try {
+    verifyMasterKey(cluster, parseMasterKey(readMasterKeyFile(d.home)));
+    f.add('ok', 'master key matches the cluster');
+  } catch (err) {
+    f.add('fail', errorMessage(err));
+  }
+}
+
+/** The database role: Cuttle needs to own its schema, nothing more. */
+async function databaseRoleCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const server = await readServerConnections(d.pool);
+  if (server.superuser) {
+    f.add('warn', `the database role "${server.role}" is a superuser: a leaked database password (or a bug) could read or change every database on the server; create a role that only owns Cuttle's database (see "The database role" in the README) and put it in databaseUrl`);
+  } else {
+    f.add('ok', `the database role "${server.role}" is not a superuser`);
+  }
+}
+
+/** Every registered node's connections against the server's max_connections. */
+async function connectionBudgetCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const nodes = await listNodes(d.pool, runtimeOptions().offlineThresholdMs);
+  const server = await readServerConnections(d.pool);
+  const budget = connectionBudget(nodes.length, databasePoolSize(d.config, runtimeOptions()), server);
+  f.add(budget.fits ? 'ok' : 'warn', budget.text);
+}
+
+/** Every shared folder: usable here, outside the home, and the same folder the other live nodes see. */
+async function sharedStorageCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const settings = await getSharedPaths(d.pool);
+  const paths = resolvePaths(settings);
+  if (!paths) {
+    f.add('fail', 'no shared storage configured: run `cuttle path --cluster-shared DIR`');
+    return;
+  }
+  for (const c of await checkFolders(paths, false)) f.check(c.ok, c.ok ? `${c.name} ${c.path} is readable and writable` : c.problem!);
+  const inside = homeInsideShared(d.home, paths, settings.clusterShared);
+  if (inside) f.add('fail', `the home ${d.home} lies inside shared storage (${inside})`);
+  const nodes = await listNodes(d.pool, runtimeOptions().offlineThresholdMs);
+  const unseen = await checkPeerBeacons(paths, d.config.nodeName, nodes);
+  const livePeers = nodes.filter((n) => n.online && n.name !== d.config.nodeName);
+  if (livePeers.length === 0) f.add('ok', 'no other live node to compare shared folders with');
+  else if (unseen.length === 0) f.add('ok', `this node sees the same shared folders as ${livePeers.map((n) => n.name).join(', ')}`);
+  for (const u of unseen) f.add('fail', `cannot see ${u.node}'s beacon in ${u.folder} (${u.problem}): this node's ${u.folder} is not the folder ${u.node} uses`);
+  for (const n of nodes.filter((x) => x.online)) {
+    for (const p of storageStatus(n, nodes).Problems) f.add('fail', `reported by the cluster: ${p}`);
+  }
+}
+
+/**
+ * The checks that need the database, in the order they print. Add a check here: a function that
+ * records its findings; an exception it throws becomes one failed finding and the others still run.
+ */
+const CHECKS: readonly ((d: DoctorContext, f: Findings) => Promise<void>)[] = [
+  masterKeyCheck,
+  databaseRoleCheck,
+  connectionBudgetCheck,
+  sharedStorageCheck,
+];
 
 export function doctorCommand(program: Command): void {
   homeOption(program.command('doctor'))
-    .description('check the database, master key, schema version and every shared folder, and print each finding')
+    .description('check the database (role, connection budget), master key, schema version and every shared folder, and print each finding')
     .action(async (opts: { home?: string }) => {
       const home = homeOf(opts);
-      const findings: Finding[] = [];
-      const add = (ok: boolean, text: string) => { findings.push({ ok, text }); stdio.line(`${ok ? 'ok  ' : 'FAIL'}  ${text}`); };
+      const f = new Findings();
       let pool: Pool | undefined;
       try {
         const config = readConfig(home);
-        add(true, `home ${home} (node ${config.nodeName})`);
+        f.add('ok', `home ${home} (node ${config.nodeName})`);
         pool = await openPool(config.databaseUrl, { max: 2, applicationName: 'cuttle doctor' });
-        add(true, 'database reachable');
+        f.add('ok', 'database reachable');
         const state = await readSchemaState(pool);
         assertCuttleDatabase(state);
-        add(state.version === latestKnownVersion(), `schema version ${state.version} (this Cuttle knows ${latestKnownVersion()})${state.version < latestKnownVersion() ? ': run `cuttle database --upgrade`' : state.version > latestKnownVersion() ? ': this node is older than the cluster, upgrade it' : ''}`);
-        const cluster = await requireCluster(pool);
-        try {
-          verifyMasterKey(cluster, parseMasterKey(readMasterKeyFile(home)));
-          add(true, 'master key matches the cluster');
-        } catch (err) {
-          add(false, errorMessage(err));
-        }
-        const settings = await getSharedPaths(pool);
-        const paths = resolvePaths(settings);
-        if (!paths) {
-          add(false, 'no shared storage configured: run `cuttle path --cluster-shared DIR`');
-        } else {
-          for (const f of await checkFolders(paths, false)) add(f.ok, f.ok ? `${f.name} ${f.path} is readable and writable` : f.problem!);
-          const inside = homeInsideShared(home, paths, settings.clusterShared);
-          if (inside) add(false, `the home ${home} lies inside shared storage (${inside})`);
-          const nodes = await listNodes(pool, runtimeOptions().offlineThresholdMs);
-          const unseen = await checkPeerBeacons(paths, config.nodeName, nodes);
-          const livePeers = nodes.filter((n) => n.online && n.name !== config.nodeName);
-          if (livePeers.length === 0) add(true, 'no other live node to compare shared folders with');
-          else if (unseen.length === 0) add(true, `this node sees the same shared folders as ${livePeers.map((n) => n.name).join(', ')}`);
-          for (const u of unseen) add(false, `cannot see ${u.node}'s beacon in ${u.folder} (${u.problem}): this node's ${u.folder} is not the folder ${u.node} uses`);
-          for (const n of nodes.filter((x) => x.online)) {
-            const s = storageStatus(n, nodes);
-            for (const p of s.Problems) add(false, `reported by the cluster: ${p}`);
+        f.check(state.version === latestKnownVersion(), `schema version ${state.version} (this Cuttle knows ${latestKnownVersion()})${state.version < latestKnownVersion() ? ': run `cuttle database --upgrade`' : state.version > latestKnownVersion() ? ': this node is older than the cluster, upgrade it' : ''}`);
+        const d: DoctorContext = { home, config, pool };
+        for (const check of CHECKS) {
+          try {
+            await check(d, f);
+          } catch (err) {
+            f.add('fail', errorMessage(err));
           }
         }
       } catch (err) {
-        add(false, errorMessage(err));
+        f.add('fail', errorMessage(err));
       } finally {
         await pool?.end().catch(() => undefined);
       }
-      const failed = findings.filter((f) => !f.ok).length;
-      stdio.line(failed ? `${failed} problem(s) found.` : 'No problems found.');
-      if (failed) process.exitCode = 1;
+      stdio.line(f.summary());
+      if (f.failures) process.exitCode = 1;
     });
 }
