@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { EnvironmentError } from './errors.js';
 import { VERSION } from './version.js';
 import { lockHome, listenUrl, parseListen, type NodeConfig } from './config/home.js';
-import { databasePoolSize, type RuntimeOptions } from './config/options.js';
+import { databasePoolSize, databaseSessionUrl, type RuntimeOptions } from './config/options.js';
 import { openPool, withTransaction, type Pool } from './db/pool.js';
 import { logConnectionBudget } from './db/budget.js';
 import { migrate } from './db/migrate.js';
@@ -59,6 +59,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
   const cleanup = async () => { for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined); };
   try {
     const poolSize = databasePoolSize(config, options);
+    // Liveness and notifications need sessions of their own: behind PgBouncer, a direct or session-pooled URL.
+    const sessionUrl = databaseSessionUrl(config, options);
     const pool = await openPool(config.databaseUrl, { max: poolSize.size, applicationName: `cuttle ${config.nodeName}`, log });
     cleanups.push(() => pool.end());
     const m = await migrate(pool);
@@ -77,14 +79,14 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const bad = (await checkFolders(paths, true)).filter((f) => !f.ok);
     if (bad.length) throw new EnvironmentError(`Shared storage is not usable: ${bad.map((b) => b.problem).join('; ')}.`);
 
-    const liveness = new Liveness({ databaseUrl: config.databaseUrl, nodeName: config.nodeName, heartbeatMs: options.heartbeatMs, offlineThresholdMs: options.offlineThresholdMs, log });
+    const liveness = new Liveness({ databaseUrl: sessionUrl, nodeName: config.nodeName, heartbeatMs: options.heartbeatMs, offlineThresholdMs: options.offlineThresholdMs, log });
     await liveness.acquire();
     cleanups.push(() => liveness.stop());
 
     const nonce = randomUUID();
     const monitor = new StorageMonitor({ pool, nodeId: liveness.id, nodeName: config.nodeName, nonce, intervalMs: options.storageCheckMs, offlineThresholdMs: options.offlineThresholdMs, log });
     monitor.paths = paths;
-    const notifications = new Notifications(config.databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes', AUTH_CHANNEL], config.nodeName, log);
+    const notifications = new Notifications(sessionUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes', AUTH_CHANNEL], config.nodeName, log);
     await notifications.start();
     cleanups.push(() => notifications.stop());
     // The port is bound before the node registers (a taken port must fail before anything is
@@ -109,7 +111,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     await writeBeacons(paths, config.nodeName, nonce);
     await liveness.register(VERSION, listenUrl(listen), nonce);
     // Every registered node counted with this node's pool: a warning when they may not fit, never a refusal.
-    await logConnectionBudget(pool, async () => (await listNodes(pool, options.offlineThresholdMs)).length, poolSize, log);
+    await logConnectionBudget(pool, async () => (await listNodes(pool, options.offlineThresholdMs)).length, poolSize, sessionUrl !== config.databaseUrl, log);
     monitor.start();
     cleanups.push(() => monitor.stop());
     void monitor.check();

@@ -146,7 +146,9 @@ describe(`${NODES} nodes on one PostgreSQL server with max_connections ${MAX_CON
   it('`doctor` reports the connection budget and that the role is not a superuser', () => {
     const r = cuttle(['doctor', '--home', c.homes[0]!]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ok\s+connection budget: 10 node\(s\) × \(5 pooled, set by the default, \+ 2 for liveness and notifications\) = 70 connections, .* = 78 of max_connections 100 \(\d+ in use now\)/m);
+    const budget = /^ok\s+connection budget: 10 node\(s\) × \(5 pooled, set by the default, \+ 2 for liveness and notifications\) = 70 connections, .* = 78 of max_connections 100 \((\d+) in use now\)/m.exec(r.stdout);
+    assert.ok(budget, r.stdout);
+    assert.ok(Number(budget[1]) >= NODES * 3, `every node's liveness, notification and at least one pooled connection are counted (${budget[1]})`);
     assert.match(r.stdout, /^ok\s+the database role "cuttle" is not a superuser/m);
     assert.doesNotMatch(r.stdout, /^(WARN|FAIL)/m);
   });
@@ -182,6 +184,22 @@ describe(`${NODES} nodes on one PostgreSQL server with max_connections ${MAX_CON
     nodes.push(restarted);
     assert.match(restarted.output(), /"level":40.*the cluster may need more connections than the server allows: 10 node\(s\) × \(10 pooled, set by CUTTLE_DATABASE_POOL_SIZE.*raise max_connections to at least 128/);
     assert.equal((await api(restarted.url, '/api/octopusservernodes/ping')).status, 200);
+  });
+
+  it('opens liveness and notifications on the session URL when one is set (PgBouncer in front), and doctor counts only those', async () => {
+    // The session URL names another role here, so the server tells which connection came through which URL.
+    const last = nodes.pop()!;
+    await last.kill('SIGTERM');
+    const restarted = await startNode(c.homes[NODES - 1]!, last.name, { CUTTLE_DATABASE_SESSION_URL: db.superuserUrl });
+    nodes.push(restarted);
+    const r = await admin.query<{ usename: string; application_name: string }>(
+      "SELECT usename, application_name FROM pg_stat_activity WHERE application_name LIKE 'cuttle%' AND application_name LIKE $1 ORDER BY application_name", [`% ${last.name}`]);
+    const by = Object.fromEntries(r.rows.map((x) => [x.application_name, x.usename]));
+    assert.equal(by[`cuttle liveness ${last.name}`], 'postgres', JSON.stringify(r.rows));
+    assert.equal(by[`cuttle listen ${last.name}`], 'postgres', JSON.stringify(r.rows));
+    assert.equal(by[`cuttle ${last.name}`], 'cuttle', `the pool keeps databaseUrl: ${JSON.stringify(r.rows)}`);
+    const d = cuttle(['doctor', '--home', c.homes[0]!], { CUTTLE_DATABASE_SESSION_URL: db.superuserUrl });
+    assert.match(d.stdout, /^ok\s+connection budget: 10 node\(s\) × \(2 for liveness and notifications; the 5 pooled, set by the default, go through a pooler\) = 20 connections, .* = 28 of max_connections 100 .*PgBouncer's default_pool_size\) must stay within the 72 left/m);
   });
 
   it('refuses a pool size out of range, naming the setting and the allowed range', () => {

@@ -12,6 +12,8 @@ export interface NodeConfig {
   readonly listen: string;
   /** Pooled database connections of this node (CUTTLE_DATABASE_POOL_SIZE overrides it); default 5. */
   readonly databasePoolSize?: number;
+  /** Where liveness and notifications connect when the pool goes through PgBouncer (CUTTLE_DATABASE_SESSION_URL overrides it). */
+  readonly databaseSessionUrl?: string;
   /** Set by `cuttle start`: the embedded PostgreSQL server it runs. */
   readonly embeddedPostgres?: { readonly port: number; readonly dataDir: string };
 }
@@ -69,6 +71,9 @@ export function readConfig(home: string): NodeConfig {
   const c = parsed as Partial<NodeConfig>;
   if (typeof c.nodeName !== 'string' || typeof c.databaseUrl !== 'string' || typeof c.listen !== 'string') {
     throw new EnvironmentError(`The config file ${file} lacks nodeName, databaseUrl or listen; restore it or run \`cuttle join\` again.`);
+  }
+  if (c.databaseSessionUrl !== undefined && typeof c.databaseSessionUrl !== 'string') {
+    throw new EnvironmentError(`The config file ${file} sets databaseSessionUrl to something other than a URL; give a postgres:// URL, or remove it to use databaseUrl.`);
   }
   if (c.databasePoolSize !== undefined && !validPoolSize(c.databasePoolSize)) {
     throw new EnvironmentError(`The config file ${file} sets databasePoolSize to ${JSON.stringify(c.databasePoolSize)}; give a whole number from ${MIN_DATABASE_POOL_SIZE} to ${MAX_DATABASE_POOL_SIZE}, or remove it for the default of ${DEFAULT_DATABASE_POOL_SIZE}.`);

@@ -13,6 +13,8 @@ export interface RuntimeOptions {
   readonly pruneJobMs: number;
   /** CUTTLE_DATABASE_POOL_SIZE when set; it overrides the config file's databasePoolSize. */
   readonly databasePoolSize?: number;
+  /** CUTTLE_DATABASE_SESSION_URL when set; it overrides the config file's databaseSessionUrl. */
+  readonly databaseSessionUrl?: string;
 }
 
 /**
@@ -83,5 +85,16 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
     retentionJobMs: seconds(env, 'CUTTLE_RETENTION_JOB_SECONDS', 3600, 0.5, 86_400),
     pruneJobMs: seconds(env, 'CUTTLE_PRUNE_JOB_SECONDS', 3600, 0.5, 86_400),
     ...(pool === undefined ? {} : { databasePoolSize: pool }),
+    ...(env.CUTTLE_DATABASE_SESSION_URL ? { databaseSessionUrl: env.CUTTLE_DATABASE_SESSION_URL } : {}),
   });
+}
+
+/**
+ * The URL of the node's two dedicated connections (liveness holds a session advisory lock, the
+ * notification connection LISTENs): they need a session of their own on the server, so behind a
+ * pooler in transaction mode (PgBouncer) they must go to PostgreSQL directly or to a session-mode
+ * pool. The environment overrides the config file; by default they use the pool's URL.
+ */
+export function databaseSessionUrl(config: { readonly databaseUrl: string; readonly databaseSessionUrl?: string }, options: Pick<RuntimeOptions, 'databaseSessionUrl'>): string {
+  return options.databaseSessionUrl ?? config.databaseSessionUrl ?? config.databaseUrl;
 }

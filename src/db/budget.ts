@@ -32,7 +32,9 @@ export async function readServerConnections(db: Queryable): Promise<ServerConnec
     SELECT current_setting('max_connections')::int AS max_connections,
            current_setting('superuser_reserved_connections')::int AS superuser_reserved,
            coalesce(current_setting('reserved_connections', true), '0')::int AS reserved,
-           (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use,
+           -- Sessions of other roles show no backend_type to a role that is not a superuser, but their
+           -- database: client sessions have one, the server's own processes (but autovacuum's) none.
+           (SELECT count(*) FROM pg_stat_activity WHERE datid IS NOT NULL)::int AS in_use,
            current_user AS role,
            current_setting('is_superuser') = 'on' AS superuser`);
   const row = r.rows[0]!;
@@ -62,22 +64,30 @@ export interface ConnectionBudget {
 
 /**
  * The cluster's connection need against what the server allows. Every node is counted with this
- * node's pool size: the setting is meant to be the same on every node of a cluster.
+ * node's pool size: the setting is meant to be the same on every node of a cluster. With
+ * `viaPooler` (the pool goes through PgBouncer, the dedicated connections elsewhere) the server
+ * sees only the dedicated connections and the pooler's own: what is left is the pooler's share.
  */
-export function connectionBudget(nodes: number, pool: PoolSetting, server: ServerConnections): ConnectionBudget {
-  const perNode = pool.size + DEDICATED_CONNECTIONS;
+export function connectionBudget(nodes: number, pool: PoolSetting, server: ServerConnections, viaPooler = false): ConnectionBudget {
+  const perNode = (viaPooler ? 0 : pool.size) + DEDICATED_CONNECTIONS;
   const nodesNeed = nodes * perNode;
   const reserved = server.superuserReserved + server.reserved;
   const need = nodesNeed + reserved + ADMIN_HEADROOM;
   const fits = need <= server.maxConnections;
   const largestPoolThatFits = Math.floor((server.maxConnections - reserved - ADMIN_HEADROOM) / Math.max(1, nodes)) - DEDICATED_CONNECTIONS;
-  const sum = `${nodes} node(s) × (${pool.size} pooled, set by ${pool.setBy}, + ${DEDICATED_CONNECTIONS} for liveness and notifications) = ${nodesNeed} connections, `
+  const perNodeText = viaPooler
+    ? `${DEDICATED_CONNECTIONS} for liveness and notifications; the ${pool.size} pooled, set by ${pool.setBy}, go through a pooler`
+    : `${pool.size} pooled, set by ${pool.setBy}, + ${DEDICATED_CONNECTIONS} for liveness and notifications`;
+  const sum = `${nodes} node(s) × (${perNodeText}) = ${nodesNeed} connections, `
     + `plus ${reserved} reserved and ${ADMIN_HEADROOM} for administrators = ${need} of max_connections ${server.maxConnections} (${server.inUse} in use now)`;
-  if (fits) return { nodesNeed, need, fits, largestPoolThatFits, text: `connection budget: ${sum}` };
+  if (fits) {
+    const share = viaPooler ? `; the pooler's server connections (PgBouncer's default_pool_size) must stay within the ${server.maxConnections - need} left` : '';
+    return { nodesNeed, need, fits, largestPoolThatFits, text: `connection budget: ${sum}${share}` };
+  }
   const fixes = [
-    ...(largestPoolThatFits >= pool.smallest ? [`set CUTTLE_DATABASE_POOL_SIZE (or databasePoolSize in each node's config file) to ${largestPoolThatFits} or less on every node`] : []),
+    ...(!viaPooler && largestPoolThatFits >= pool.smallest ? [`set CUTTLE_DATABASE_POOL_SIZE (or databasePoolSize in each node's config file) to ${largestPoolThatFits} or less on every node`] : []),
     `raise max_connections to at least ${need} in postgresql.conf (a restart)`,
-    'or put PgBouncer in front of PostgreSQL for the pooled connections (see the README: liveness and notifications must bypass transaction pooling)',
+    ...(viaPooler ? [] : ['or put PgBouncer in front of PostgreSQL for the pooled connections (see the README: liveness and notifications must bypass transaction pooling)']),
   ];
   return { nodesNeed, need, fits, largestPoolThatFits, text: `the cluster may need more connections than the server allows: ${sum}; under load requests will wait for connections and may fail with 503, so ${fixes.join(', ')}.` };
 }
@@ -86,11 +96,11 @@ export function connectionBudget(nodes: number, pool: PoolSetting, server: Serve
  * The start-up check: a warning in the log when the cluster's need exceeds the server's limit,
  * never a refusal (a node that starts and waits for connections beats a node that does not start).
  */
-export async function logConnectionBudget(db: Queryable, countNodes: () => Promise<number>, pool: PoolSetting, log: Logger): Promise<void> {
+export async function logConnectionBudget(db: Queryable, countNodes: () => Promise<number>, pool: PoolSetting, viaPooler: boolean, log: Logger): Promise<void> {
   try {
     const nodes = await countNodes();
     const server = await readServerConnections(db);
-    const budget = connectionBudget(nodes, pool, server);
+    const budget = connectionBudget(nodes, pool, server, viaPooler);
     const fields = { poolSize: pool.size, nodes, need: budget.need, maxConnections: server.maxConnections };
     if (budget.fits) log.info(fields, budget.text);
     else log.warn({ ...fields, largestPoolThatFits: budget.largestPoolThatFits }, budget.text);

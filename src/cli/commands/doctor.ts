@@ -6,7 +6,7 @@ import { connectionBudget, readServerConnections } from '../../db/budget.js';
 import { parseMasterKey } from '../../crypto/masterKey.js';
 import { requireCluster, verifyMasterKey } from '../../cluster/cluster.js';
 import { listNodes } from '../../cluster/nodes.js';
-import { databasePoolSize, runtimeOptions } from '../../config/options.js';
+import { databasePoolSize, databaseSessionUrl, runtimeOptions } from '../../config/options.js';
 import { errorMessage } from '../../errors.js';
 import { checkFolders, checkPeerBeacons, homeInsideShared } from '../../storage/folders.js';
 import { getSharedPaths, resolvePaths } from '../../storage/sharedPaths.js';
@@ -72,7 +72,9 @@ async function databaseRoleCheck(d: DoctorContext, f: Findings): Promise<void> {
 async function connectionBudgetCheck(d: DoctorContext, f: Findings): Promise<void> {
   const nodes = await listNodes(d.pool, runtimeOptions().offlineThresholdMs);
   const server = await readServerConnections(d.pool);
-  const budget = connectionBudget(nodes.length, databasePoolSize(d.config, runtimeOptions()), server);
+  const options = runtimeOptions();
+  const viaPooler = databaseSessionUrl(d.config, options) !== d.config.databaseUrl;
+  const budget = connectionBudget(nodes.length, databasePoolSize(d.config, options), server, viaPooler);
   f.add(budget.fits ? 'ok' : 'warn', budget.text);
 }
 
