@@ -40,11 +40,22 @@ export class Findings {
   }
 }
 
-/** What the checks may look at; `pool` is open for the checks that run once the database answered. */
-export interface DoctorContext {
+/** What a check of this machine and home may look at. */
+export interface LocalContext {
   readonly home: string;
   readonly config: NodeConfig;
+}
+
+/** What a check that needs the database may look at; `pool` answers. */
+export interface DoctorContext extends LocalContext {
   readonly pool: Pool;
+}
+
+/** A check records its findings; an exception it throws becomes one failed finding, and the other checks still run. */
+export type Check<C> = (d: C, f: Findings) => Promise<void> | void;
+
+function homeCheck(d: LocalContext, f: Findings): void {
+  f.add('ok', `home ${d.home} (node ${d.config.nodeName})`);
 }
 
 /** The master key in the home is the cluster's. */
@@ -100,16 +111,28 @@ async function sharedStorageCheck(d: DoctorContext, f: Findings): Promise<void> 
   }
 }
 
-/**
- * The checks that need the database, in the order they print. Add a check here: a function that
- * records its findings; an exception it throws becomes one failed finding and the others still run.
- */
-const CHECKS: readonly ((d: DoctorContext, f: Findings) => Promise<void>)[] = [
+/** Checks of this machine and home alone, in the order they print: they run even when the database cannot be reached. */
+const LOCAL_CHECKS: readonly Check<LocalContext>[] = [
+  homeCheck,
+];
+
+/** Checks that need the database (reachable, and Cuttle's), in the order they print. */
+const DATABASE_CHECKS: readonly Check<DoctorContext>[] = [
   masterKeyCheck,
   databaseRoleCheck,
   connectionBudgetCheck,
   sharedStorageCheck,
 ];
+
+async function run<C>(checks: readonly Check<C>[], d: C, f: Findings): Promise<void> {
+  for (const check of checks) {
+    try {
+      await check(d, f);
+    } catch (err) {
+      f.add('fail', errorMessage(err));
+    }
+  }
+}
 
 export function doctorCommand(program: Command): void {
   homeOption(program.command('doctor'))
@@ -120,20 +143,13 @@ export function doctorCommand(program: Command): void {
       let pool: Pool | undefined;
       try {
         const config = readConfig(home);
-        f.add('ok', `home ${home} (node ${config.nodeName})`);
+        await run(LOCAL_CHECKS, { home, config }, f);
         pool = await openPool(config.databaseUrl, { max: 2, applicationName: 'cuttle doctor' });
         f.add('ok', 'database reachable');
         const state = await readSchemaState(pool);
         assertCuttleDatabase(state);
         f.check(state.version === latestKnownVersion(), `schema version ${state.version} (this Cuttle knows ${latestKnownVersion()})${state.version < latestKnownVersion() ? ': run `cuttle database --upgrade`' : state.version > latestKnownVersion() ? ': this node is older than the cluster, upgrade it' : ''}`);
-        const d: DoctorContext = { home, config, pool };
-        for (const check of CHECKS) {
-          try {
-            await check(d, f);
-          } catch (err) {
-            f.add('fail', errorMessage(err));
-          }
-        }
+        await run(DATABASE_CHECKS, { home, config, pool }, f);
       } catch (err) {
         f.add('fail', errorMessage(err));
       } finally {
