@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, queueTask, readyCluster, signIn, startNode, untilTask, waitFor,
+  ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, cuttle, must, queueTask, readyCluster, signIn, startNode, untilTask, waitFor,
   type ApiResponse, type NodeProcess, type TestCluster,
 } from './helpers.js';
 
@@ -167,6 +167,25 @@ describe('sign-in protection on a two-node cluster', () => {
       assert.equal(statuses.filter((s) => s === 401).length, 5, `five passwords checked: ${statuses.join(', ')}`);
       for (const r of answers.filter((x) => x.status === 400)) assert.match(r.body.ErrorMessage, LOCKED);
       assert.equal((await login(b, 'erin', 'erin-right-password')).status, 400, 'locked');
+    });
+
+    it('let a locked-out user back in at once when an administrator sets a new password, or `cuttle admin` resets an administrator', async () => {
+      await createUser('frank', 'frank-first-password');
+      const id = (await api(a.url, '/api/users?filter=frank', K)).body.Items[0].Id as string;
+      for (let i = 0; i < 6; i++) await login(i % 2 ? a : b, 'frank', 'not-franks-password');
+      const locks = async (name: string) => (await adminQuery('SELECT 1 FROM sign_in_locks WHERE username = $1', [name], c.databaseUrl)).rowCount;
+      assert.match((await login(a, 'frank', 'frank-first-password')).body.ErrorMessage, LOCKED);
+      assert.equal((await api(b.url, `/api/users/${id}`, { ...K, method: 'PUT', body: { Password: 'frank-second-password' } })).status, 200);
+      assert.equal(await locks('frank'), 0, 'the new password removed the lock (it did not merely expire)');
+      assert.equal((await login(a, 'frank', 'frank-second-password')).status, 200);
+
+      // The administrator locked out; the operator runs `cuttle admin` on a node's home (no password: it keeps it).
+      for (let i = 0; i < 6; i++) await login(i % 2 ? a : b, 'admin', 'not-the-admin-password');
+      assert.match((await login(b, 'admin', ADMIN_PASSWORD)).body.ErrorMessage, LOCKED);
+      assert.equal(await locks('admin'), 1);
+      must(cuttle(['admin', '--home', c.homes[1]!, '--username', 'admin']));
+      assert.equal(await locks('admin'), 0, '`cuttle admin` removed the lock');
+      assert.equal((await login(b, 'admin', ADMIN_PASSWORD)).status, 200);
     });
   });
 });

@@ -277,7 +277,7 @@ describe('users managed by an administrator, on a two-node cluster', () => {
     }
     // With two active administrators, one may delete the other.
     assert.equal((await api(b.url, `/api/users/${bossId}`, { ...K, method: 'DELETE' })).status, 200);
-    assert.equal((await api(a.url, '/api/users/me', { apiKey: bossKey })).status, 401, 'its keys went with it');
+    await waitFor('its keys to go with it on the other node too', async () => (await api(a.url, '/api/users/me', { apiKey: bossKey })).status === 401, 4_000);
   });
 
   describe('a user who is not an administrator', () => {

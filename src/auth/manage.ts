@@ -4,7 +4,7 @@ import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { hashPassword } from '../crypto/secrets.js';
 import { USERNAME_PATTERN, passwordProblem, toUser, type User } from './users.js';
 import {
-  countActiveAdmins, deleteUserRow, insertUser, lockUserForAdminChange, notifyAuthChanged, revokeUserSessions, selectUsers, updateUser,
+  clearSignInFailures, countActiveAdmins, deleteUserRow, insertUser, lockUserForAdminChange, notifyAuthChanged, revokeUserSessions, selectUsers, updateUser,
   type UserFilter, type UserRecord,
 } from './queries.js';
 
@@ -73,7 +73,7 @@ export async function createUser(pool: Pool, input: UserInput, actor: Actor): Pr
 /**
  * Changes a user. Refuses to deactivate yourself or the last active administrator. A user who
  * is deactivated, or becomes a service user, loses every session; a new password ends every
- * session but the caller's own. Every node forgets the API keys it cached.
+ * session but the caller's own, and unlocks the user name. Every node forgets the API keys it cached.
  */
 export async function modifyUser(pool: Pool, id: string, input: UserInput, actor: Actor): Promise<User> {
   const newPassword = input.password ?? '';
@@ -104,7 +104,11 @@ export async function modifyUser(pool: Pool, id: string, input: UserInput, actor
       throw isUniqueViolation(err) ? duplicate(next.username) : err;
     }
     if (!next.isActive || next.isService) await revokeUserSessions(c, id, null);
-    else if (hash !== undefined) await revokeUserSessions(c, id, actor.user.id === id ? actor.sessionId : null);
+    else if (hash !== undefined) {
+      await revokeUserSessions(c, id, actor.user.id === id ? actor.sessionId : null);
+      // A new password lets a locked-out user back in at once.
+      await clearSignInFailures(c, next.username.toLowerCase());
+    }
     await notifyAuthChanged(c);
     return toUser(row!);
   });

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { InputError } from '../errors.js';
 import { generateApiKey, hashApiKey, hashPassword, isApiKeyFormat, verifyPassword } from '../crypto/secrets.js';
 import {
-  deleteApiKeyRow, insertAdmin, insertApiKey, notifyAuthChanged, promoteToAdmin, selectApiKeyByHash, selectApiKeys, selectPasswordUserByName,
+  clearSignInFailures, deleteApiKeyRow, insertAdmin, insertApiKey, notifyAuthChanged, promoteToAdmin, selectApiKeyByHash, selectApiKeys, selectPasswordUserByName,
   selectUser, selectUserByApiKeyHash, selectUserByName, type UserRecord,
 } from './queries.js';
 
@@ -52,11 +52,15 @@ export function passwordProblem(p: string, username: string | undefined): string
   return undefined;
 }
 
-/** Creates the administrator, or resets its password (and re-activates it) when it exists. */
+/**
+ * Creates the administrator, or resets its password (and re-activates it) when it exists. Either
+ * way its user name is unlocked: this is how an operator lets a locked-out administrator back in.
+ */
 export async function createOrResetAdmin(db: Queryable, username: string, password: string | undefined): Promise<{ user: User; created: boolean }> {
   validateUsername(username);
   const hash = password === undefined ? null : await hashPassword(validatePassword(password));
   const row = await selectUserByName(db, username);
+  await clearSignInFailures(db, username.toLowerCase());
   if (row) {
     const user = toUser(await promoteToAdmin(db, row.id, hash));
     // A node may hold this user's keys in its cache with the old rights: every node forgets them.
