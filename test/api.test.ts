@@ -266,7 +266,7 @@ describe('the REST API of one node', () => {
     const userId = 'Users-900';
 
     before(async () => {
-      // There is no user-management API yet: the user is inserted directly, then given a key by the admin through the API.
+      // Inserted directly, as a row written before users had the management API (users.test.ts covers that API); its key comes through the API.
       await adminQuery(`INSERT INTO users (id, username, display_name, is_admin) VALUES ($1, 'viewer', 'Viewer', false)`, [userId], c.databaseUrl);
       const k = await api(base, `/api/users/${userId}/apikeys`, { body: { Purpose: 'viewer key' }, apiKey: ADMIN_API_KEY });
       assert.equal(k.status, 201);
