@@ -19,6 +19,8 @@ import { buildServer } from './api/server.js';
 import { Notifications } from './cluster/notifications.js';
 import { Scheduler } from './cluster/jobs.js';
 import { TaskEngine } from './tasks/engine.js';
+import { prepareBuiltinWorker } from './tasks/builtinWorker.js';
+import { releaseWorkFolder } from './tasks/workFolder.js';
 import { AUTH_CHANNEL } from './auth/cache.js';
 import { TaskRegistry } from './tasks/handler.js';
 import { noopHandler } from './tasks/handlers/noop.js';
@@ -78,6 +80,9 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     }
     const bad = (await checkFolders(paths, true)).filter((f) => !f.ok);
     if (bad.length) throw new EnvironmentError(`Shared storage is not usable: ${bad.map((b) => b.problem).join('; ')}.`);
+    // Scripts: the home's modes, the worker user, its work folder, containment (refusals before the node registers).
+    const worker = await prepareBuiltinWorker({ home, config, paths, clusterShared: settings.clusterShared }, log);
+    cleanups.push(() => releaseWorkFolder(worker.workRoot));
 
     const liveness = new Liveness({ databaseUrl: sessionUrl, nodeName: config.nodeName, heartbeatMs: options.heartbeatMs, offlineThresholdMs: options.offlineThresholdMs, log });
     await liveness.acquire();
@@ -124,7 +129,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     cleanups.push(() => scheduler.stop());
     const engine = new TaskEngine({
       pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log, registry,
-      pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs,
+      pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs, worker,
     });
     await engine.start();
     cleanups.push(() => engine.stop());

@@ -1,7 +1,7 @@
 // Black-box helpers: real databases cloned from the template, real `cuttle` processes, real HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -303,4 +303,56 @@ export async function untilTask(node: NodeProcess, id: string, pred: (t: any) =>
     const t = (await api(node.url, `/api/tasks/${id}`, { apiKey: ADMIN_API_KEY })).body;
     return pred(t) ? t : undefined;
   }, timeoutMs, 25);
+}
+
+/**
+ * Shell text for a script: writes `<pid namespace> <pid> <start time>` of a process it started
+ * (`$!`, or `$$`) to `file`, whole (temp file, rename). Inside a PID namespace a script sees its own
+ * pids, not the host's, so a bare pid would name some unrelated host process; a namespace's id is
+ * reused once it is gone, hence the start time too. `recordedRunning` reads this.
+ */
+export function recordPid(file: string, pid = '$!'): string {
+  // No single quotes: callers may put this inside a single-quoted `bash -c '…'`.
+  return `echo "$(readlink /proc/self/ns/pid) ${pid} $(sed "s/.*) //" /proc/${pid}/stat 2>/dev/null | cut -d" " -f20)" > ${file}.tmp && mv ${file}.tmp ${file}`;
+}
+
+/** Whether the process a script named with `recordPid` still runs (a zombie does not), found on the host by its namespace, its pid there and its start. */
+export function recordedRunning(record: string): boolean {
+  const [ns, pid, start] = record.trim().split(' ');
+  if (!ns || !pid) throw new Error(`not a recorded pid: "${record}"`);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
+      const status = readFileSync(`/proc/${d}/status`, 'utf8');
+      const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/) ?? [d];
+      if (nspid[nspid.length - 1] !== pid || /^State:\s+Z/m.test(status)) continue;
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (!start || stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[19] === start) return true;
+    } catch { /* gone meanwhile */ }
+  }
+  return false;
+}
+
+export interface OsTestUser { readonly name: string; readonly uid: number; readonly gid: number }
+
+/**
+ * The OS user tests run scripts as (created once per machine, as `useradd --system` would for a
+ * real worker account), or undefined when the tests do not run as root.
+ */
+export function testWorkerUser(name = 'cuttle-test-worker'): OsTestUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const look = () => {
+    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+    return uid.status === 0 && gid.status === 0 ? { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) } : undefined;
+  };
+  // Two test files may create it at once: the loser of the race finds it made by the other.
+  for (let i = 0; i < 20; i++) {
+    const found = look();
+    if (found) return found;
+    spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+    spawnSync('sleep', ['0.1']);
+  }
+  throw new Error(`could not create the OS user ${name} (useradd)`);
 }

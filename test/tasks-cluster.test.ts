@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
-import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, recordPid, recordedRunning, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -14,7 +14,8 @@ async function task(node: NodeProcess, id: string): Promise<any> {
   return (await api(node.url, `/api/tasks/${id}`, K)).body;
 }
 
-const alive = processRunning;
+// Pids as a script records them (it may run in a PID namespace of its own).
+const alive = recordedRunning;
 
 async function setNode(node: NodeProcess, name: string, body: object): Promise<void> {
   const r = await api(node.url, `/api/octopusservernodes/OctopusServerNodes-${name}`, { ...K, method: 'PUT', body });
@@ -110,11 +111,10 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
 
   it('cancels, from another node, a task running on one node: the whole process tree stops', async () => {
     const pidFile = join(work, 'cancel.pid');
-    const t = await queue(nodes[0]!, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & echo $! > ${pidFile}; wait` } });
-    // The pid file exists a moment before the shell has written the pid into it.
-    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile) && /^\d+\n/.test(readFileSync(pidFile, 'utf8')), 'running');
+    const t = await queue(nodes[0]!, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & ${recordPid(pidFile)}; wait` } });
+    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
     const other = nodes.find((n) => n.name !== running.ServerNode)!;
-    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    const sleeper = readFileSync(pidFile, 'utf8');
     assert.ok(alive(sleeper));
     const started = Date.now();
     const c = await api(other.url, `/api/tasks/${t.Id}/cancel`, { ...K, method: 'POST' });
@@ -176,12 +176,11 @@ sleep 0.05; rm $d/$CUTTLE_TASK_ID; echo $CUTTLE_TASK_ID >> ${work}/ids`;
   it('re-queues a re-runnable task of a node killed with SIGKILL, kills its orphaned script, and finishes it elsewhere within seconds', async () => {
     const pidFile = join(work, 'victim.pid');
     const t = await queue(nodes[0]!, { Name: 'AdHocScript', RetryOnNodeFailure: true,
-      Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & echo $! > ${pidFile}; wait; fi; echo second attempt on $CUTTLE_SERVER_NODE` } });
-    // The pid file exists a moment before the shell has written the pid into it.
-    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile) && /^\d+\n/.test(readFileSync(pidFile, 'utf8')), 'running');
+      Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & ${recordPid(pidFile)}; wait; fi; echo second attempt on $CUTTLE_SERVER_NODE` } });
+    const running = await until(nodes[0]!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
     const victim = nodes.find((n) => n.name === running.ServerNode)!;
     const survivor = nodes.find((n) => n !== victim)!;
-    const orphan = Number(readFileSync(pidFile, 'utf8'));
+    const orphan = readFileSync(pidFile, 'utf8');
     await victim.kill('SIGKILL');
     const killed = Date.now();
     const done = await until(survivor, t.Id, (x) => x.IsCompleted, 'finished elsewhere', 15_000);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { Masker } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, recordPid, recordedRunning, untilTask, readyCluster, cuttle, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -173,9 +173,9 @@ describe('a node whose database connection for liveness is cut', () => {
       await api(a!.url, '/api/octopusservernodes/OctopusServerNodes-cut2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
       const pidFile = join(cluster.root, 'cut.pid');
       const t = await queue(a!, { Name: 'AdHocScript', RetryOnNodeFailure: true,
-        Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & echo $! > ${pidFile}; wait; fi; echo attempt two` } });
+        Arguments: { ScriptBody: `if [ ! -f ${pidFile} ]; then sleep 60 & ${recordPid(pidFile)}; wait; fi; echo attempt two` } });
       await until(a!, t.Id, (x) => x.State === 'Executing' && existsSync(pidFile), 'running');
-      const script = Number(readFileSync(pidFile, 'utf8'));
+      const script = readFileSync(pidFile, 'utf8');
       await api(a!.url, '/api/octopusservernodes/OctopusServerNodes-cut2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
       const db = new pg.Client({ connectionString: cluster.databaseUrl });
       await db.connect();
@@ -185,7 +185,7 @@ describe('a node whose database connection for liveness is cut', () => {
       } finally {
         await db.end();
       }
-      await waitFor('the script of the cut-off node to be killed', () => !processRunning(script), 10_000);
+      await waitFor('the script of the cut-off node to be killed', () => !recordedRunning(script), 10_000);
       const done = await until(b!, t.Id, (x) => x.IsCompleted, 'finished', 20_000);
       assert.equal(done.State, 'Success', done.ErrorMessage);
       assert.equal(done.Attempt, 2);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_API_KEY, api, processRunning, queueTask, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, recordPid, recordedRunning, untilTask, readyCluster, startNode, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -58,12 +58,12 @@ describe('server tasks on one node', () => {
 
   it('ends a task over its timeout as TimedOut and kills its process tree', async () => {
     const pidFile = join(cluster.root, 'timeout.pid');
-    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & echo $! > ${pidFile}; sleep 60; echo never`, TimeoutSeconds: 1 } });
+    const t = await queue(node, { Name: 'AdHocScript', Arguments: { ScriptBody: `sleep 60 & ${recordPid(pidFile)}; sleep 60; echo never`, TimeoutSeconds: 1 } });
     const done = await finished(node, t.Id, 15_000);
     assert.equal(done.State, 'TimedOut');
     assert.match(done.ErrorMessage, /timeout of 1 seconds/);
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor('the background child to be killed', () => !processRunning(pid), 5_000);
+    const pid = readFileSync(pidFile, 'utf8');
+    await waitFor('the background child to be killed', () => !recordedRunning(pid), 5_000);
   });
 
   it('keeps the node\'s own settings and secrets out of a script\'s environment', async () => {

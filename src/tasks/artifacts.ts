@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readlink, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import type { OwnedTask } from './owned.js';
 import { insertArtifact, type ArtifactRow } from './queries.js';
@@ -11,37 +12,80 @@ export function safeFileName(name: string): string {
 }
 
 /**
+ * Opens the file a script named for reading, refusing anything but a file of its own inside its
+ * work folder. The node may run as root and the script is untrusted, so the checks are made on
+ * what was opened, not on the path: no link is followed at the last step (O_NOFOLLOW), and the
+ * kernel's own name for the opened file (/proc/self/fd) must lie inside the work folder, so a
+ * link anywhere on the way, or a folder swapped for one after a check, cannot lead outside. The
+ * file must be regular (O_NONBLOCK: a FIFO cannot hang the node), owned by the script's user, and
+ * have one name (a hard link to a file elsewhere is refused, whoever owns it).
+ */
+async function openScriptFile(workDir: string, source: string, scriptUid: number | undefined): Promise<{ fh: FileHandle; size: number }> {
+  const outside = `${source} is not a file in the script's work folder; only files the script wrote there can be collected`;
+  const root = await realpath(workDir);
+  let fh: FileHandle;
+  try {
+    fh = await open(resolve(workDir, source), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ELOOP' ? `${source} is a symbolic link; only files the script wrote in its work folder can be collected` : outside, { cause: err });
+  }
+  try {
+    const opened = await readlink(`/proc/self/fd/${fh.fd}`);
+    if (!opened.startsWith(root + sep)) throw new Error(outside);
+    const s = await fh.stat();
+    if (!s.isFile()) throw new Error(`${source} is not a regular file`);
+    if (scriptUid !== undefined && s.uid !== scriptUid) throw new Error(`${source} does not belong to the script's user (uid ${s.uid}); only files the script wrote can be collected`);
+    if (s.nlink !== 1) throw new Error(`${source} has ${s.nlink} hard links; only a file with a single name can be collected`);
+    return { fh, size: s.size };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
  * Copies a file a script produced into the shared Artifacts folder (temp file in the same folder,
  * fsync, rename: readers never see half a file) and records it through the owner's fenced handle.
- * Only files inside the script's own work folder may be collected: a script must not be able to
- * copy the node's files (its home, another task's folder) out as an artifact.
+ * Only files of the script's own inside its work folder may be collected (see openScriptFile): a
+ * script must not be able to copy the node's files (its home, another task's folder) out as an
+ * artifact. `scriptUid` is the user the script ran as (the node's own when absent).
  */
-export async function collectArtifact(owned: OwnedTask, artifactsDir: string, spaceId: string, workDir: string, source: string, name: string): Promise<ArtifactRow> {
+export async function collectArtifact(owned: OwnedTask, artifactsDir: string, spaceId: string, workDir: string, source: string, name: string, scriptUid = process.getuid?.()): Promise<ArtifactRow> {
   const taskId = owned.taskId;
-  const real = await realpath(resolve(workDir, source)).catch(() => undefined);
-  const root = await realpath(workDir);
-  if (!real || !real.startsWith(root + sep)) throw new Error(`${source} is not a file in the script's work folder; only files the script wrote there can be collected`);
-  const s = await stat(real);
-  if (!s.isFile()) throw new Error(`${source} is not a file`);
+  const { fh } = await openScriptFile(workDir, source, scriptUid);
   const filename = safeFileName(name);
   const folder = join(artifactsDir, taskId);
-  // Not recursive: a missing Artifacts folder (an unmounted share) must fail, not be recreated locally.
-  await mkdir(folder).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   const unique = `${randomBytes(6).toString('hex')}-${filename}`;
   const tmp = join(folder, `.${unique}.tmp`);
   const final = join(folder, unique);
+  let length = 0;
   try {
-    await copyFile(real, tmp);
-    const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
+    // Not recursive: a missing Artifacts folder (an unmounted share) must fail, not be recreated locally.
+    await mkdir(folder).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    const out = await open(tmp, 'wx', 0o600);
+    try {
+      // From the descriptor that passed the checks: the path could point elsewhere by now.
+      const buf = Buffer.allocUnsafe(1 << 16);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, length);
+        if (bytesRead === 0) break;
+        await out.write(buf, 0, bytesRead);
+        length += bytesRead;
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
     await rename(tmp, final);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    await fh.close();
   }
   try {
-    return await owned.transaction((c) => insertArtifact(c, { spaceId, taskId, filename, relPath: join(taskId, unique), length: s.size }));
+    return await owned.transaction((c) => insertArtifact(c, { spaceId, taskId, filename, relPath: join(taskId, unique), length }));
   } catch (err) {
     // Fenced out (or the database failed): no row, so no file either.
     await rm(final, { force: true });

@@ -11,6 +11,8 @@ import { Masker, TaskLogWriter } from './log.js';
 import { FencedError, OwnedTask } from './owned.js';
 import { CANCEL_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, notifyLogs, readNodeSettings, stillOwned, type Finish } from './queries.js';
 import { runScript, stoppedOutcome } from './runner.js';
+import type { BuiltinWorker } from './builtinWorker.js';
+import { scriptFolderName } from './workFolder.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type StopReason, type TaskRow } from './types.js';
 
@@ -27,6 +29,8 @@ export interface EngineOptions {
   /** Fallback poll for notifications lost during a reconnect. */
   readonly pollMs: number;
   readonly shutdownGraceMs: number;
+  /** Where scripts run (outside the home), as which OS user, and how they are contained. */
+  readonly worker: BuiltinWorker;
 }
 
 interface Running {
@@ -229,22 +233,26 @@ export class TaskEngine {
     const { task } = run;
     const paths = this.o.storage.paths!;
     const owned = new OwnedTask(this.o.pool, task.id, run.token);
-    const workRoot = join(this.o.home, 'Work', `${task.id}-${task.attempt}`);
+    const { workRoot, user, containment } = this.o.worker;
     let scripts = 0;
     return {
       task, args: task.arguments, nodeName: this.o.nodeName, log: writer.root, signal: run.controller.signal, owned, sensitive: masker,
       runScript: (o) => {
-        const cwd = join(workRoot, o.folder ?? `script-${++scripts}`);
+        // Outside the node's home, with a name no other script can guess (see workFolder.ts).
+        const cwd = join(workRoot, scriptFolderName(task.id, task.attempt, o.folder ?? `script-${++scripts}`));
         return runScript({
           ...o,
           cwd,
+          // The node's choice, never a handler's: scripts run as the built-in worker's user, contained.
+          user,
+          containment,
           signal: o.signal ?? run.controller.signal,
           nodeName: this.o.nodeName,
           env: { OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: this.o.nodeName, ...o.env },
           services: {
             createArtifact: async (path, name) => {
               try {
-                await collectArtifact(owned, paths.Artifacts, task.spaceId, cwd, path, name);
+                await collectArtifact(owned, paths.Artifacts, task.spaceId, cwd, path, name, user?.uid);
               } catch (err) {
                 // Another node owns the task now: stop this run at once and record nothing.
                 if (err instanceof FencedError) this.abandon(run, err.message);

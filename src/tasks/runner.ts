@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { access, chown, mkdir, writeFile } from 'node:fs/promises';
+import { delimiter, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { errorMessage } from '../errors.js';
+import { PROCESS_GROUP, type Containment } from './containment.js';
 import type { LogBlock } from './log.js';
+import { removeWorkFolder } from './workFolder.js';
 import type { Outcome, StopReason } from './types.js';
 
 /** What a script asks of the server through service messages on stdout (Octopus's `##octopus[...]`). */
@@ -23,21 +25,33 @@ export interface ScriptOptions {
   readonly syntax: ScriptSyntax;
   /** Added to the node's environment, which never carries Cuttle's own CUTTLE_* settings. */
   readonly env?: Readonly<Record<string, string>>;
-  /** The script's work folder: created for the run, removed after it. */
+  /** The script's work folder (and its HOME): created for the run, owned by `user`, removed after it. */
   readonly cwd: string;
   /** This script's own limit (a step timeout); the task's limit arrives through `signal`. */
   readonly timeoutMs?: number;
   /** Cancel, timeout and loss of ownership; its reason is a StopReason. */
   readonly signal: AbortSignal;
   /** The OS account the script runs as (the built-in worker's user); the node's own when absent. */
-  readonly user?: { readonly uid: number; readonly gid: number };
+  readonly user?: ScriptUser;
+  /** How the script's processes are held together (detected at node start); a process group when absent. */
+  readonly containment?: Containment;
+  /**
+   * The dead-man's switch: the node renews the script's watchdog about four times in this period;
+   * a watchdog that hears nothing for this long (the node frozen, stopped or dead) kills the script
+   * and everything it started, without the node's help. Default 5000.
+   */
+  readonly deadManMs?: number;
   readonly log: LogBlock;
   readonly services: ScriptServices;
   /** Named in errors (which node lacks PowerShell). */
   readonly nodeName: string;
 }
 
+/** A user to switch to (supplementary groups are dropped); `name` becomes USER and LOGNAME. */
+export interface ScriptUser { readonly uid: number; readonly gid: number; readonly name?: string }
+
 const GRACE_MS = 3_000;
+export const DEFAULT_DEAD_MAN_MS = 5_000;
 /** Longer output lines are cut into pieces: a script printing without newlines cannot fill the node's memory. */
 const MAX_LINE = 16 * 1024;
 
@@ -66,15 +80,45 @@ function Write-Highlight([string]$Message) { Write-Host "##octopus[writeLog cate
 $ErrorActionPreference = 'Stop'
 `;
 
-// The wrapper leads the script's process group. It runs the script in the background and watches
-// its own stdin, a pipe from the node: when the node dies (even by SIGKILL) the pipe closes, the
-// read returns, and the whole group is killed — no orphaned script runs beside a re-run.
-const WRAPPER = `exec 3<&0
-( trap '' TERM INT HUP; read -r _ <&3; kill -KILL -$$ ) >/dev/null 2>&1 &
-"$@" </dev/null &
+// The wrapper leads the script's process group and runs as the node's user. Beside the script it
+// runs a watchdog — the dead-man's switch — reading the node's renewals from its stdin, a pipe from
+// the node: when no line arrives within the deadline (the node is frozen: SIGSTOP, a paused VM) or
+// the pipe closes (the node died, even by SIGKILL, or the script ended), it kills the whole group,
+// which includes the namespace's parent, so the kernel then kills everything in the namespace. The
+// watchdog ignores the TERM a cancel sends the group, and a script running as another user cannot
+// signal it. The wrapper only notes TERM (its child gets it too) so the grace period is the script's.
+const WRAPPER = `exec 3<&0 </dev/null
+deadline=$1; shift
+( trap '' TERM INT HUP
+  while read -r -t "$deadline" _ <&3; do :; done
+  kill -KILL 0 ) >/dev/null 2>&1 &
+trap 'signalled=1' TERM INT HUP
+"$@" 3<&- &
 child=$!
-wait "$child"
+while :; do signalled=; wait "$child"; rc=$?; [ -n "$signalled" ] || break; done
+exit "$rc"
 `;
+
+// The init (pid 1) of a script's PID namespace, still the node's user: it runs the script and exits
+// with its code, and when it exits the kernel kills every process left in the namespace. It sets no
+// TERM handler, so a cancel's TERM (which pid 1 would then not receive) reaches only the script.
+const INIT = '"$@" & wait $!';
+
+/** The command line that switches to `user` (real and effective ids, no supplementary groups). */
+function switchUser(user: ScriptUser): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'];
+}
+
+/** Makes the folders from `first` (the first one mkdir created) down to `cwd` the script user's. */
+async function chownCreated(first: string | undefined, cwd: string, user: ScriptUser): Promise<void> {
+  if (!first) { await chown(cwd, user.uid, user.gid); return; }
+  let dir = first;
+  await chown(dir, user.uid, user.gid);
+  for (const part of relative(first, cwd).split('/').filter(Boolean)) {
+    dir = join(dir, part);
+    await chown(dir, user.uid, user.gid);
+  }
+}
 
 function decode(b64: string): string {
   return Buffer.from(b64, 'base64').toString('utf8');
@@ -144,20 +188,30 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
     interpreter = ['bash'];
   }
   if (o.signal.aborted) return stoppedOutcome(o.signal.reason as StopReason);
-  await mkdir(o.cwd, { recursive: true, mode: 0o700 });
+  const first = await mkdir(o.cwd, { recursive: true, mode: 0o700 });
+  if (o.user) await chownCreated(first, o.cwd, o.user);
   const scriptPath = join(o.cwd, o.syntax === 'PowerShell' ? 'script.ps1' : 'script.sh');
-  const wrapperPath = join(o.cwd, '.wrapper.sh');
   await writeFile(scriptPath, (o.syntax === 'PowerShell' ? POWERSHELL_PREAMBLE : BASH_PREAMBLE) + '\n' + o.body + '\n', { mode: 0o700 });
-  await writeFile(wrapperPath, WRAPPER, { mode: 0o700 });
+  if (o.user) await chown(scriptPath, o.user.uid, o.user.gid);
 
-  const child = spawn('bash', [wrapperPath, ...interpreter, scriptPath], {
+  const deadManMs = o.deadManMs ?? DEFAULT_DEAD_MAN_MS;
+  const containment = o.containment ?? PROCESS_GROUP;
+  const script = [...(o.user ? switchUser(o.user) : []), ...interpreter, scriptPath];
+  const contained = containment.kind === 'pid-namespace' ? [...containment.command, 'bash', '-c', INIT, 'cuttle-init', ...script] : script;
+  const child = spawn('bash', ['-c', WRAPPER, 'cuttle-script', (deadManMs / 1000).toFixed(3), ...contained], {
     cwd: o.cwd,
     detached: true, // its own process group, so the whole tree can be signalled
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...scriptEnvironment(), ...o.env },
-    ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+    env: {
+      ...scriptEnvironment(), ...o.env,
+      // Never the node's home: a script's HOME is its own work folder.
+      HOME: o.cwd,
+      ...(o.user?.name ? { USER: o.user.name, LOGNAME: o.user.name } : {}),
+    },
   });
   child.stdin.on('error', () => undefined);
+  // Renewals for the watchdog: from a timer of this process, so a frozen node renews nothing.
+  const renew = setInterval(() => { if (child.stdin.writable) child.stdin.write('\n'); }, Math.max(10, Math.floor(deadManMs / 4)));
   const pgid = child.pid;
   let stopped: StopReason | undefined;
   let killTimer: NodeJS.Timeout | undefined;
@@ -195,12 +249,13 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
   };
   const streamsClosed = Promise.all([eachLine(child.stdout, onStdout), eachLine(child.stderr, (line) => void o.log.error(line))]);
 
-  const code = await new Promise<number>((resolve) => {
-    child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
-    child.once('error', () => resolve(127));
+  const { code, signal } = await new Promise<{ code: number; signal?: NodeJS.Signals }>((resolve) => {
+    child.once('exit', (c, sig) => resolve(c === null && sig ? { code: 128, signal: sig } : { code: c ?? 1 }));
+    child.once('error', () => resolve({ code: 127 }));
   });
   // Closing the pipe makes the watchdog kill whatever the script left running in its group; the
   // SIGKILL makes sure of it (a process that ignores TERM must not outlive its task).
+  clearInterval(renew);
   child.stdin.end();
   signalGroup('SIGKILL');
   o.signal.removeEventListener('abort', onAbort);
@@ -208,8 +263,10 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
   if (timeout) clearTimeout(timeout);
   if (killTimer) clearTimeout(killTimer);
   await Promise.all(pending);
-  await rm(o.cwd, { recursive: true, force: true }).catch(() => undefined);
+  await removeWorkFolder(o.cwd, o.user);
   if (stopped) return stoppedOutcome(stopped);
+  // The wrapper itself killed: mostly by its watchdog, when this node stopped renewing it (frozen).
+  if (signal) return { kind: 'failed', message: `The script was killed (${signal}): its watchdog kills it when node ${o.nodeName} does not renew it within ${deadManMs} ms, unless another process did.` };
   if (code !== 0) return { kind: 'failed', message: `The script exited with code ${code}.` };
   if (serviceFailures.length) return { kind: 'failed', message: serviceFailures[0]! };
   return { kind: 'success' };
