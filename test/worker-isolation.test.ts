@@ -2,7 +2,8 @@
 // the real CLI, on a real node, with a real OS user. Scripts report what they could reach.
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultWorkFolder } from '../src/tasks/workFolder.js';
 import { ADMIN_API_KEY, adminQuery, api, cuttle, queueTask, readyCluster, recordPid, recordedRunning, startNode, tempDir, testWorkerUser, untilTask, waitFor, type NodeProcess, type OsTestUser, type TestCluster } from './helpers.js';
@@ -42,6 +43,9 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     assert.match(now.stdout, /^Node iso runs scripts as its own user \(root\), in \/var\/lib\/cuttle\/work\/iso-[0-9a-f]{8}; `cuttle builtin-worker --username USER` runs them as a user that cannot read the home\.$/m);
     assert.match(now.stdout, /^Scripts are contained in a PID namespace per script|^no containment for scripts is available/m);
 
+    const doctor = cuttle(['doctor', '--home', home]);
+    assert.match(doctor.stdout, /^WARN {2}scripts run as the node's own user \(root\), so a script can read the home \(master key, database password\) and write shared storage; run `cuttle builtin-worker --username USER`/m);
+
     const unknown = cuttle(['builtin-worker', '--home', home, '--username', 'no-such-user-x7']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^cuttle: There is no OS user "no-such-user-x7" on this machine; create it \(e\.g\. `useradd --system --no-create-home --shell \/usr\/sbin\/nologin no-such-user-x7`\) and run this again\.\n$/);
@@ -78,6 +82,17 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     for (const f of ['TaskLogs', 'Artifacts', 'Packages', 'Telemetry', 'EventExports', 'Imports']) {
       assert.equal(mode(join(cluster.shared, f)) & 0o007, 0, `${f} gives others nothing`);
     }
+    const doctor = cuttle(['doctor', '--home', home]);
+    assert.equal(doctor.code, 0, doctor.stdout);
+    assert.match(doctor.stdout, new RegExp(`^ok {4}scripts run as ${user.name} \\(uid ${user.uid}, gid ${user.gid}\\), not as the node's user$`, 'm'));
+    assert.match(doctor.stdout, /^ok {4}scripts run in \/var\/lib\/cuttle\/work\/iso-[0-9a-f]{8}, outside the home and shared storage$/m);
+    assert.doesNotMatch(doctor.stdout, /can (read|write) the \w+ folder/);
+    // A machine without util-linux's unshare: doctor says scripts are not contained, and how to fix it.
+    const bin = tempDir('cuttle-bin-');
+    for (const tool of ['getent', 'setpriv']) symlinkSync(spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim(), join(bin, tool));
+    const bare = cuttle(['doctor', '--home', home], { PATH: bin });
+    assert.match(bare.stdout, /^WARN {2}no containment for scripts is available \(.*unshare is not installed.*\): a script that daemonises with setsid can outlive its task; run the node as root .* with util-linux's unshare installed$/m);
+
     const first = await queueTask(node, { Name: 'AdHocScript', Arguments: { ScriptBody: 'echo first' } });
     assert.equal((await finished(node, first.Id)).State, 'Success');
     firstTask = first.Id as string;

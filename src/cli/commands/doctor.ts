@@ -11,6 +11,7 @@ import { errorMessage } from '../../errors.js';
 import { checkFolders, checkPeerBeacons, homeInsideShared } from '../../storage/folders.js';
 import { getSharedPaths, resolvePaths } from '../../storage/sharedPaths.js';
 import { storageStatus } from '../../storage/report.js';
+import { builtinWorkerFindings } from '../../tasks/builtinWorker.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
 
 /** ok: as it should be; warn: works, but should change (exit 0); fail: a problem (exit 1). */
@@ -111,6 +112,14 @@ async function sharedStorageCheck(d: DoctorContext, f: Findings): Promise<void> 
   }
 }
 
+/** The built-in worker: whom scripts run as, what of the node they could reach, how they are contained. */
+async function builtinWorkerCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const settings = await getSharedPaths(d.pool);
+  const paths = resolvePaths(settings);
+  const places = { home: d.home, config: d.config, ...(paths ? { paths } : {}), ...(settings.clusterShared ? { clusterShared: settings.clusterShared } : {}) };
+  for (const w of await builtinWorkerFindings(places)) f.add(w.level, w.text);
+}
+
 /** Checks of this machine and home alone, in the order they print: they run even when the database cannot be reached. */
 const LOCAL_CHECKS: readonly Check<LocalContext>[] = [
   homeCheck,
@@ -122,6 +131,7 @@ const DATABASE_CHECKS: readonly Check<DoctorContext>[] = [
   databaseRoleCheck,
   connectionBudgetCheck,
   sharedStorageCheck,
+  builtinWorkerCheck,
 ];
 
 async function run<C>(checks: readonly Check<C>[], d: C, f: Findings): Promise<void> {
