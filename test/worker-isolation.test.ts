@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultWorkFolder } from '../src/tasks/workFolder.js';
-import { ADMIN_API_KEY, adminQuery, api, cuttle, queueTask, readyCluster, recordPid, recordedRunning, startNode, tempDir, testWorkerUser, untilTask, waitFor, type NodeProcess, type OsTestUser, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, BIN, adminQuery, api, cuttle, queueTask, readyCluster, recordPid, recordedRunning, startNode, tempDir, testWorkerUser, untilTask, waitFor, type NodeProcess, type OsTestUser, type TestCluster } from './helpers.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 const worker = testWorkerUser();
@@ -55,6 +55,14 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     const both = cuttle(['builtin-worker', '--home', home, '--username', user.name, '--reset']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--username and --reset contradict each other/);
+    // Not root: the node could not switch users, so the command refuses (a home of the worker's own).
+    const own = tempDir('cuttle-home-');
+    writeFileSync(join(own, 'cuttle.config.json'), JSON.stringify({ nodeName: 'plain', databaseUrl: 'postgres://x@127.0.0.1:1/x', listen: '127.0.0.1:1' }));
+    chownSync(own, user.uid, user.gid);
+    chownSync(join(own, 'cuttle.config.json'), user.uid, user.gid);
+    const plain = spawnSync(process.execPath, [BIN, 'builtin-worker', '--home', own, '--username', 'nobody'], { uid: user.uid, gid: user.gid, encoding: 'utf8', cwd: own });
+    assert.equal(plain.status, 1);
+    assert.equal(plain.stderr, `cuttle: Only a node that runs as root can run scripts as another user, and this one runs as ${user.name}; run the node (and this command) as root, or leave scripts on the node's own user.\n`);
     const relative = cuttle(['builtin-worker', '--home', home, '--work-folder', 'work']);
     assert.equal(relative.code, 2);
     const inHome = cuttle(['builtin-worker', '--home', home, '--work-folder', join(home, 'Work')]);
@@ -196,5 +204,14 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     assert.ok(recordedRunning(readFileSync(main, 'utf8')), `task ${t.Id} runs`);
     await node.kill('SIGKILL');
     await waitFor('every process of the killed node\'s task to be gone', () => [main, a, b].every((f) => !recordedRunning(readFileSync(f, 'utf8'))), 10_000);
+  });
+
+  it('refuses to start with a work folder inside shared storage, saying so in one sentence', async () => {
+    const inShared = join(cluster.shared, 'Work');
+    assert.equal(cuttle(['builtin-worker', '--home', home, '--work-folder', inShared]).code, 0);
+    await assert.rejects(startNode(home, 'iso'), new RegExp(`The work folder ${inShared} lies inside shared storage \\(${cluster.shared}\\), which only nodes may write; choose a node-local folder with \`cuttle builtin-worker --work-folder DIR\`\\.`));
+    assert.equal(existsSync(inShared), false, 'nothing was created there');
+    assert.equal(cuttle(['builtin-worker', '--home', home, '--work-folder', 'default']).code, 0);
+    assert.deepEqual(JSON.parse(readFileSync(join(home, 'builtin-worker.json'), 'utf8')), { username: user.name });
   });
 });

@@ -189,10 +189,13 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
   }
   if (o.signal.aborted) return stoppedOutcome(o.signal.reason as StopReason);
   const first = await mkdir(o.cwd, { recursive: true, mode: 0o700 });
-  if (o.user) await chownCreated(first, o.cwd, o.user);
   const scriptPath = join(o.cwd, o.syntax === 'PowerShell' ? 'script.ps1' : 'script.sh');
-  await writeFile(scriptPath, (o.syntax === 'PowerShell' ? POWERSHELL_PREAMBLE : BASH_PREAMBLE) + '\n' + o.body + '\n', { mode: 0o700 });
-  if (o.user) await chown(scriptPath, o.user.uid, o.user.gid);
+  await writeFile(scriptPath, (o.syntax === 'PowerShell' ? POWERSHELL_PREAMBLE : BASH_PREAMBLE) + '\n' + o.body + '\n', { mode: 0o700, flag: 'wx' });
+  // The folder becomes the script user's only once the node has written in it: nothing it planted can redirect that write.
+  if (o.user) {
+    await chown(scriptPath, o.user.uid, o.user.gid);
+    await chownCreated(first, o.cwd, o.user);
+  }
 
   const deadManMs = o.deadManMs ?? DEFAULT_DEAD_MAN_MS;
   const containment = o.containment ?? PROCESS_GROUP;
