@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScript, type ScriptOptions } from '../src/tasks/runner.js';
 import { detectContainment, PROCESS_GROUP, type Containment } from '../src/tasks/containment.js';
@@ -202,9 +202,8 @@ describe('script containment', () => {
       });
     }
 
-    it('creates the work folder for that user and removes what the script left in it as that user', async () => {
-      const parent = join(workRoot, `nested-${++n}`);
-      const cwd = join(parent, 'script');
+    it('removes what the script left in its folder as that user: read-only folders too, links not followed', async () => {
+      const cwd = join(workRoot, `script-${++n}`);
       const { log } = collectingLog();
       const outcome = await runScript({
         body: 'mkdir -p deep/er && touch deep/er/file && chmod 500 deep/er && ln -s /etc/passwd link',
@@ -212,9 +211,13 @@ describe('script containment', () => {
         services: { createArtifact: () => Promise.resolve() },
       });
       assert.deepEqual(outcome, { kind: 'success' });
-      assert.deepEqual({ uid: statSync(parent).uid, mode: statSync(parent).mode & 0o777 }, { uid: worker!.uid, mode: 0o700 });
       assert.equal(existsSync(cwd), false, 'the script\'s folder is gone, a read-only folder in it too');
       assert.ok(existsSync('/etc/passwd'), 'a link in it was removed, not followed');
+    });
+
+    it('does not create a missing work folder root again (it would be the script user\'s)', async () => {
+      await assert.rejects(run(PROCESS_GROUP, 'true', { cwd: join(workRoot, `missing-${++n}`, 'script'), user: worker! }),
+        /^Error: The work folder .*missing-\d+ of node test is missing; restart the node to create it again\.$/);
     });
   });
 });

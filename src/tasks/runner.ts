@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, chown, mkdir, writeFile } from 'node:fs/promises';
-import { delimiter, join, relative } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { errorMessage } from '../errors.js';
@@ -109,17 +109,6 @@ function switchUser(user: ScriptUser): string[] {
   return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'];
 }
 
-/** Makes the folders from `first` (the first one mkdir created) down to `cwd` the script user's. */
-async function chownCreated(first: string | undefined, cwd: string, user: ScriptUser): Promise<void> {
-  if (!first) { await chown(cwd, user.uid, user.gid); return; }
-  let dir = first;
-  await chown(dir, user.uid, user.gid);
-  for (const part of relative(first, cwd).split('/').filter(Boolean)) {
-    dir = join(dir, part);
-    await chown(dir, user.uid, user.gid);
-  }
-}
-
 function decode(b64: string): string {
   return Buffer.from(b64, 'base64').toString('utf8');
 }
@@ -188,13 +177,16 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
     interpreter = ['bash'];
   }
   if (o.signal.aborted) return stoppedOutcome(o.signal.reason as StopReason);
-  const first = await mkdir(o.cwd, { recursive: true, mode: 0o700 });
+  // Not recursive: a root that vanished (a temp cleaner) must not come back as the script user's.
+  await mkdir(o.cwd, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'ENOENT' ? `The work folder ${dirname(o.cwd)} of node ${o.nodeName} is missing; restart the node to create it again.` : `Cannot create the script's work folder ${o.cwd} (${e.message}).`, { cause: e });
+  });
   const scriptPath = join(o.cwd, o.syntax === 'PowerShell' ? 'script.ps1' : 'script.sh');
   await writeFile(scriptPath, (o.syntax === 'PowerShell' ? POWERSHELL_PREAMBLE : BASH_PREAMBLE) + '\n' + o.body + '\n', { mode: 0o700, flag: 'wx' });
   // The folder becomes the script user's only once the node has written in it: nothing it planted can redirect that write.
   if (o.user) {
     await chown(scriptPath, o.user.uid, o.user.gid);
-    await chownCreated(first, o.cwd, o.user);
+    await chown(o.cwd, o.user.uid, o.user.gid);
   }
 
   const deadManMs = o.deadManMs ?? DEFAULT_DEAD_MAN_MS;
