@@ -130,6 +130,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const engine = new TaskEngine({
       pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log, registry,
       pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs, worker,
+      deadManMs: Math.round(options.offlineThresholdMs / 2),
     });
     await engine.start();
     cleanups.push(() => engine.stop());

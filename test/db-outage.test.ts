@@ -177,3 +177,37 @@ describe('a node cut off from a database that stays up', () => {
   });
 });
 
+
+describe('a frozen node (SIGSTOP)', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+
+  it('has its script killed by the script\'s own watchdog before another node runs the task again', async () => {
+    const cluster = await readyCluster(['f1', 'f2']);
+    const [f1, f2] = await Promise.all(['f1', 'f2'].map((n, i) => startNode(cluster.homes[i]!, n)));
+    cleanups.push(() => Promise.all([f1!, f2!].map(async (n) => { n.child.kill('SIGCONT'); await n.kill('SIGKILL'); })));
+    await api(f2!.url, '/api/octopusservernodes/OctopusServerNodes-f2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 0 } });
+    const runs = mkdtempSync(join(tmpdir(), 'cuttle-runs-'));
+    chmodSync(runs, 0o777);
+    const t = await queueTask(f1!, { Name: 'AdHocScript', RetryOnNodeFailure: true, Arguments: { ScriptBody: recordingScript(runs, 8) } });
+    await waitFor('the script running on f1', () => runsIn(runs).length === 1, 20_000);
+    await api(f2!.url, '/api/octopusservernodes/OctopusServerNodes-f2', { ...K, method: 'PUT', body: { MaxConcurrentTasks: 5 } });
+
+    f1!.child.kill('SIGSTOP');
+    const done = await untilTask(f2!, t.Id, (x) => x.IsCompleted, 'finished on f2', 60_000);
+    assert.equal(done.State, 'Success', done.ErrorMessage);
+    assert.equal(done.Attempt, 2);
+    assert.equal(done.ServerNode, 'f2');
+    const all = runsIn(runs);
+    assert.equal(all.length, 2);
+    assert.equal(all.filter((r) => r.done).length, 1, 'the frozen node\'s run was stopped, the re-run finished');
+    assertNoOverlap(all);
+    // Thawed, the node finds its task taken over and records nothing over the re-run's result.
+    f1!.child.kill('SIGCONT');
+    await waitFor('f1 answering again', async () => (await api(f1!.url, '/api/octopusservernodes/ping').catch(() => ({ status: 0 }))).status === 200, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const after = (await api(f2!.url, `/api/tasks/${t.Id}`, K)).body;
+    assert.equal(after.State, 'Success');
+    assert.equal(after.ServerNode, 'f2');
+  });
+});

@@ -31,6 +31,8 @@ export interface EngineOptions {
   readonly shutdownGraceMs: number;
   /** Where scripts run (outside the home), as which OS user, and how they are contained. */
   readonly worker: BuiltinWorker;
+  /** How long a script outlives its node's last renewal of its watchdog (half the offline threshold). */
+  readonly deadManMs: number;
 }
 
 interface Running {
@@ -246,6 +248,9 @@ export class TaskEngine {
           // The node's choice, never a handler's: scripts run as the built-in worker's user, contained.
           user,
           containment,
+          // A frozen node renews nothing: its scripts die by their own watchdog within half the
+          // offline threshold, before any other node may take the task over.
+          deadManMs: this.o.deadManMs,
           signal: o.signal ?? run.controller.signal,
           nodeName: this.o.nodeName,
           env: { OctopusTaskId: task.id, CUTTLE_TASK_ID: task.id, CUTTLE_SERVER_NODE: this.o.nodeName, ...o.env },
