@@ -150,7 +150,9 @@ describe(`${NODES} nodes on one PostgreSQL server with max_connections ${MAX_CON
     assert.ok(budget, r.stdout);
     assert.ok(Number(budget[1]) >= NODES * 3, `every node's liveness, notification and at least one pooled connection are counted (${budget[1]})`);
     assert.match(r.stdout, /^ok\s+the database role "cuttle" is not a superuser/m);
-    assert.doesNotMatch(r.stdout, /^(WARN|FAIL)/m);
+    // Nothing about the database is wrong (the script-user warning is the worker's business).
+    assert.doesNotMatch(r.stdout, /^(WARN|FAIL)\s+(the database|the cluster may need|connection budget)/m);
+    assert.doesNotMatch(r.stdout, /^FAIL/m);
   });
 
   it('`doctor` warns, naming what to change, when the pool setting does not fit the server', () => {
@@ -162,7 +164,7 @@ describe(`${NODES} nodes on one PostgreSQL server with max_connections ${MAX_CON
     assert.match(line, /set CUTTLE_DATABASE_POOL_SIZE \(or databasePoolSize in each node's config file\) to 7 or less on every node/);
     assert.match(line, /raise max_connections to at least 128/);
     assert.match(line, /PgBouncer/);
-    assert.match(r.stdout, /No problems found\. 1 warning\(s\)\./);
+    assert.match(r.stdout, /No problems found\. \d+ warning\(s\)\./);
   });
 
   it('`doctor` warns when the database role is a superuser, naming the fix', () => {

@@ -63,9 +63,14 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     writeFileSync(join(own, 'cuttle.config.json'), JSON.stringify({ nodeName: 'plain', databaseUrl: 'postgres://x@127.0.0.1:1/x', listen: '127.0.0.1:1' }));
     chownSync(own, user.uid, user.gid);
     chownSync(join(own, 'cuttle.config.json'), user.uid, user.gid);
-    const plain = spawnSync(process.execPath, [BIN, 'builtin-worker', '--home', own, '--username', 'nobody'], { uid: user.uid, gid: user.gid, encoding: 'utf8', cwd: own });
-    assert.equal(plain.status, 1);
-    assert.equal(plain.stderr, `cuttle: Only a node that runs as root can run scripts as another user, and this one runs as ${user.name}; run the node (and this command) as root, or leave scripts on the node's own user.\n`);
+    // Only when the worker can reach this checkout at all (a CI clone may sit in a 0700 folder).
+    if (spawnSync('test', ['-r', BIN], { uid: user.uid, gid: user.gid }).status === 0) {
+      const plain = spawnSync(process.execPath, [BIN, 'builtin-worker', '--home', own, '--username', 'nobody'], { uid: user.uid, gid: user.gid, encoding: 'utf8', cwd: own });
+      assert.equal(plain.status, 1);
+      assert.equal(plain.stderr, `cuttle: Only a node that runs as root can run scripts as another user, and this one runs as ${user.name}; run the node (and this command) as root, or leave scripts on the node's own user.\n`);
+    } else {
+      process.stdout.write(`# skipped the not-root refusal: ${user.name} cannot read ${BIN}\n`);
+    }
     const relative = cuttle(['builtin-worker', '--home', home, '--work-folder', 'work']);
     assert.equal(relative.code, 2);
     const inHome = cuttle(['builtin-worker', '--home', home, '--work-folder', join(home, 'Work')]);
