@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { InputError } from '../errors.js';
-import { authenticatePassword, type User } from './users.js';
+import { USERNAME_PATTERN, authenticatePassword, type User } from './users.js';
 import {
   clearSignInFailures, countSignInFailures, insertSignInFailure, insertSignInLock, lockSignInName, pruneSignInFailures, selectSignInLock,
 } from './queries.js';
@@ -72,7 +72,10 @@ export async function signIn(pool: Pool, policy: SignInPolicy, username: string,
   });
   if (gate.kind === 'locked') return gate;
 
-  const user = await authenticatePassword(pool, username, password);
+  // Stored names are ASCII (USERNAME_PATTERN). Any other name is nobody's: looked up as itself,
+  // the database's lower() could fold it onto a real one ('admİn') that the throttle above,
+  // counting JavaScript's lower case, knows under another name. The dummy hash still runs.
+  const user = await authenticatePassword(pool, USERNAME_PATTERN.test(username) ? username : '#', password);
   if (user) {
     await clearSignInFailures(pool, name);
     return { kind: 'ok', user };

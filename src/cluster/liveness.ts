@@ -204,8 +204,10 @@ export class Liveness extends EventEmitter {
   private async judge(): Promise<void> {
     // Always a probe: the error on the dead connection cannot tell (pg_terminate_backend and a
     // server shutdown both end it with 57P01), a new connection attempt can.
+    const loss = this.losses;
     const verdict = await this.probe();
-    if (this.stopped || this.lostSince === undefined) return;
+    // The loss this probe was about is over (or another began): its verdict no longer applies.
+    if (this.stopped || this.lostSince === undefined || this.losses !== loss) return;
     if (verdict === 'cut') {
       this.o.log.error({}, 'the database is up but this node\'s liveness connection is gone: other nodes may take its tasks over, so they are stopped here');
       this.abandonWork();
@@ -214,6 +216,7 @@ export class Liveness extends EventEmitter {
     const left = this.outageGraceMs - (performance.now() - this.lastBeatSent);
     this.o.log.warn({ graceMs: Math.max(0, Math.round(left)), verdict }, 'the database is restarting: running tasks go on while the node reconnects');
     if (left <= 0) { this.abandonWork(); return; }
+    clearTimeout(this.outageDeadline);
     this.outageDeadline = setTimeout(() => {
       this.o.log.error({}, 'the database did not come back within the outage grace; stopping running tasks before other nodes may take them over');
       this.abandonWork();
@@ -251,6 +254,14 @@ export class Liveness extends EventEmitter {
   private async reconnect(): Promise<void> {
     try {
       const client = await this.connect();
+      // Work kept running through what looked like a restart: the server now says whether it
+      // was one. If it did not restart (a pooler or a proxy in between went away, or a failover
+      // to a server that started earlier), this node's lock vanished while the server stayed up,
+      // so other nodes may be taking its tasks over: stop them now.
+      if (this.outageDeadline && !this.abandonedWork && !(await postmasterRestartedSince(client, this.id))) {
+        this.o.log.error({}, 'the database did not restart after all: stopping running tasks, other nodes may take them over');
+        this.abandonWork();
+      }
       if (!(await this.tryLock(client))) {
         await this.discard(client);
         throw new Error('advisory lock still held by the old connection');

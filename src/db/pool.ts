@@ -196,7 +196,9 @@ export async function openPool(url: string, opts: PoolOptions = {}): Promise<Poo
     max: opts.max ?? 5, // callers pass their own: the node its setting, commands two or three
     application_name: opts.applicationName ?? 'cuttle',
     connectionTimeoutMillis: 10_000,
+    // Keepalives start after 2 s of silence (the OS default is two hours), as on the node's own connections.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 2_000,
     idleTimeoutMillis: 30_000,
   }, opts.waitForServerMs ?? 10_000, opts.log);
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readlink, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { OwnedTask } from './owned.js';
 import { insertArtifact, type ArtifactRow } from './queries.js';
 
@@ -9,6 +9,28 @@ import { insertArtifact, type ArtifactRow } from './queries.js';
 export function safeFileName(name: string): string {
   const base = basename(name.replace(/\\/g, '/')).replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^\.+/, '_').slice(0, 200);
   return base || 'artifact';
+}
+
+/**
+ * Opens root/parts[0]/…/parts[n] without following a link at any step: each folder is opened
+ * with O_NOFOLLOW through the previous one's descriptor (/proc/self/fd/N/name resolves name in
+ * the folder N is, as openat does), the file last.
+ */
+async function openBeneath(root: string, parts: string[]): Promise<FileHandle> {
+  const opened: FileHandle[] = [];
+  try {
+    let dir = await open(root, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    opened.push(dir);
+    for (const part of parts.slice(0, -1)) {
+      // A link (or no folder) on the way: the file is not in the work folder, whatever it names.
+      dir = await open(`/proc/self/fd/${dir.fd}/${part}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+        .catch((err: unknown) => { throw Object.assign(new Error('not beneath the folder', { cause: err }), { code: 'OUTSIDE' }); });
+      opened.push(dir);
+    }
+    return await open(`/proc/self/fd/${dir.fd}/${parts[parts.length - 1]!}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } finally {
+    for (const d of opened) await d.close();
+  }
 }
 
 /**
@@ -23,9 +45,17 @@ export function safeFileName(name: string): string {
 async function openScriptFile(workDir: string, source: string, scriptUid: number | undefined): Promise<{ fh: FileHandle; size: number }> {
   const outside = `${source} is not a file in the script's work folder; only files the script wrote there can be collected`;
   const root = await realpath(workDir);
+  // Nothing outside the folder is ever opened, not even to be refused: opening a device (a
+  // watchdog, a tape) can act by itself. A path that leaves the folder is refused as written,
+  // and the rest is walked one name at a time beneath the folder's own descriptor, following no
+  // link at any step (a folder swapped for a link in between fails with ELOOP or ENOTDIR).
+  // A script names the file by its real path (realpath) or relative to its folder.
+  const inside = (r: string) => r !== '' && !r.startsWith('..') && !isAbsolute(r);
+  const rel = [relative(root, resolve(root, source)), relative(resolve(workDir), resolve(workDir, source))].find(inside);
+  if (rel === undefined) throw new Error(outside);
   let fh: FileHandle;
   try {
-    fh = await open(resolve(workDir, source), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fh = await openBeneath(root, rel.split(sep));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'ELOOP' ? `${source} is a symbolic link; only files the script wrote in its work folder can be collected` : outside, { cause: err });

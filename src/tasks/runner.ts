@@ -106,7 +106,9 @@ const INIT = '"$@" & wait $!';
 
 /** The command line that switches to `user` (real and effective ids, no supplementary groups). */
 function switchUser(user: ScriptUser): string[] {
-  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'];
+  // no_new_privs: a setuid or setgid helper (crontab, at, sudo) gains nothing, so no job it
+  // would schedule outside the namespace can outlive the task.
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--no-new-privs', '--'];
 }
 
 function decode(b64: string): string {
@@ -118,12 +120,16 @@ function attr(msg: string, name: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** What a script gets of the node's environment: how to find programs and speak the locale. */
+const PASSED_ON = /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM)$/;
+
 /**
- * The node's environment minus Cuttle's own settings: a container's CUTTLE_MASTER_KEY,
- * CUTTLE_DATABASE_URL (with its password) and CUTTLE_ADMIN_PASSWORD must never reach a script.
+ * The few variables of the node's environment a script needs, and nothing else: the node's
+ * environment carries secrets (a container's CUTTLE_MASTER_KEY, CUTTLE_DATABASE_URL with its
+ * password, PGPASSWORD, cloud credentials) that must never reach a script.
  */
 export function scriptEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CUTTLE_')));
+  return Object.fromEntries(Object.entries(env).filter(([k]) => PASSED_ON.test(k)));
 }
 
 /** The first `name` executable on the PATH, if any. */
@@ -221,6 +227,8 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
   };
   const onAbort = () => stop(o.signal.reason as StopReason);
   o.signal.addEventListener('abort', onAbort, { once: true });
+  // Aborted while the folder was being prepared: the listener came too late to hear it.
+  if (o.signal.aborted) onAbort();
   const timeout = o.timeoutMs ? setTimeout(() => stop({ kind: 'timeout', seconds: Math.round(o.timeoutMs! / 1000) }), o.timeoutMs) : undefined;
 
   const pending: Promise<void>[] = [];

@@ -69,7 +69,7 @@ const REMOVE = 'chmod -R u+rwX -- "$1" 2>/dev/null; exec rm -rf --one-file-syste
 /** Removes a folder as `user`, so removing a script's files can never follow a link it planted. */
 function removeAs(path: string, user: { uid: number; gid: number }): Promise<void> {
   return new Promise((done) => {
-    const c = spawn('sh', ['-c', REMOVE, 'cuttle-remove', path], { uid: user.uid, gid: user.gid, stdio: 'ignore' });
+    const c = spawn('sh', ['-c', REMOVE, 'cuttle-remove', path], { uid: user.uid, gid: user.gid, stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     c.once('error', () => done());
     c.once('exit', () => done());
   });
