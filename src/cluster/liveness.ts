@@ -233,7 +233,9 @@ export class Liveness extends EventEmitter {
    * and did not restart (only this node's connection died), or the attempt hung or failed otherwise.
    */
   private async probe(): Promise<Verdict> {
-    const limit = Math.max(100, Math.min(500, this.o.heartbeatMs / 2));
+    // Short: while it runs, a node that is really cut off still has its scripts, and recovery
+    // elsewhere may already count its lock as gone.
+    const limit = Math.max(100, Math.min(250, this.o.heartbeatMs / 4));
     const client = new pg.Client({ connectionString: this.o.databaseUrl, application_name: `cuttle probe ${this.o.nodeName}`, connectionTimeoutMillis: limit, query_timeout: limit });
     client.on('error', () => undefined);
     let timer: NodeJS.Timeout | undefined;
