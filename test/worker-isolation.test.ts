@@ -220,6 +220,13 @@ describe('the built-in worker running scripts as an OS user of its own', { skip:
     assert.equal(cuttle(['builtin-worker', '--home', home, '--work-folder', inShared]).code, 0);
     await assert.rejects(startNode(home, 'iso'), new RegExp(`The work folder ${inShared} lies inside shared storage \\(${cluster.shared}\\), which only nodes may write; choose a node-local folder with \`cuttle builtin-worker --work-folder DIR\`\\.`));
     assert.equal(existsSync(inShared), false, 'nothing was created there');
+    // In a folder anyone may change (0777, no sticky bit), the work folder could be swapped for a link.
+    const open = tempDir('cuttle-open-');
+    chmodSync(open, 0o777);
+    const inOpen = join(open, 'work');
+    assert.equal(cuttle(['builtin-worker', '--home', home, '--work-folder', inOpen]).code, 0);
+    await assert.rejects(startNode(home, 'iso'), new RegExp(`The work folder ${inOpen} lies in ${open}, which another user can change \\(owner uid 0, mode 0777\\)`));
+    assert.equal(existsSync(inOpen), false, 'nothing was created there');
     assert.equal(cuttle(['builtin-worker', '--home', home, '--work-folder', 'default']).code, 0);
     assert.deepEqual(JSON.parse(readFileSync(join(home, 'builtin-worker.json'), 'utf8')), { username: user.name });
   });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { EnvironmentError, errorMessage } from '../errors.js';
@@ -104,6 +104,19 @@ export function scriptFolderName(taskId: string, attempt: number, folder: string
 export async function prepareWorkFolder(root: string, places: WorkFolderPlaces): Promise<void> {
   const problem = workFolderProblem(root, places);
   if (problem) throw new EnvironmentError(problem);
+  // A folder on the way that someone else may change (not root's or the node's, or writable by
+  // others without the sticky bit) lets them swap the root for a link to anywhere, where the node
+  // would then make and hand over script folders.
+  const me = process.getuid?.();
+  for (let dir = dirname(root); ; dir = dirname(dir)) {
+    const st = await stat(dir).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return undefined; throw e; });
+    if (!st) { if (dirname(dir) === dir) break; continue; } // made below, by the node
+    const othersWrite = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
+    if ((st.uid !== 0 && st.uid !== me) || othersWrite) {
+      throw new EnvironmentError(`The work folder ${root} lies in ${dir}, which another user can change (owner uid ${st.uid}, mode 0${(st.mode & 0o7777).toString(8)}); make it root's or the node user's and not writable by others, or choose another with \`cuttle builtin-worker --work-folder DIR\`.`);
+    }
+    if (dirname(dir) === dir) break;
+  }
   try {
     await mkdir(dirname(root), { recursive: true, mode: 0o755 });
     await mkdir(root, { mode: 0o711 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
