@@ -27,7 +27,18 @@ async function ownServer(): Promise<{ server: EmbeddedServer; start: () => Promi
   await admin.query('CREATE DATABASE cuttle').finally(() => admin.end());
   const up = spawnSync(process.execPath, [BIN, 'database', '--upgrade', '--database', url], { encoding: 'utf8' });
   if (up.status !== 0) throw new Error(`migrating the outage database failed: ${up.stderr}`);
-  return { server, start: () => startEmbedded(o), dir, url };
+  // Started again on the same folder and port; a loaded machine may need a moment to free them.
+  const start = async (): Promise<EmbeddedServer> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startEmbedded(o);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
+  return { server, start, dir, url };
 }
 
 /** Forwards TCP to PostgreSQL until frozen: then nothing passes either way, and nothing is closed. */

@@ -135,7 +135,7 @@ export async function releaseNodeLock(db: Queryable, lockKey: number): Promise<v
 export async function startNodeEpoch(db: Queryable, id: string, version: string, listenUrl: string, storageNonce: string): Promise<number> {
   const r = await db.query<{ epoch: number }>(
     `UPDATE nodes SET epoch = epoch + 1, version = $2, listen_url = $3, storage_nonce = $4,
-       started_at = now(), stopped_at = NULL, last_seen = now()
+       started_at = now(), stopped_at = NULL, last_seen = now(), lock_lost_at = NULL
      WHERE id = $1 RETURNING epoch`,
     [id, version, listenUrl, storageNonce]);
   return (r.rows[0] as { epoch: number }).epoch;
@@ -143,7 +143,7 @@ export async function startNodeEpoch(db: Queryable, id: string, version: string,
 
 /** Records a heartbeat of this start of the node; 0 rows means another start took over (or it stopped). */
 export async function heartbeat(db: Queryable, id: string, epoch: number): Promise<number | null> {
-  const r = await db.query('UPDATE nodes SET last_seen = now() WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [id, epoch]);
+  const r = await db.query('UPDATE nodes SET last_seen = now(), lock_lost_at = NULL WHERE id = $1 AND epoch = $2 AND stopped_at IS NULL', [id, epoch]);
   return r.rowCount;
 }
 

@@ -77,9 +77,10 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
     heartbeatMs,
     offlineThresholdMs,
     storageCheckMs: seconds(env, 'CUTTLE_STORAGE_CHECK_SECONDS', 30, 0.5, 3600),
-    // A node whose lock vanished is dead, or saw its connection drop and killed its scripts at once
-    // (liveness 'lost'): half a heartbeat is time enough, and a dead node's tasks move within a second.
-    orphanGraceMs: Math.round(heartbeatMs * 0.5),
+    // A node whose lock vanished is dead, or saw its connection drop and stops its scripts within
+    // its probe (at most a quarter heartbeat, 250 ms): its tasks move this long after a recovery
+    // run first saw the lock gone, so within a second of a kill -9 and never beside the old run.
+    orphanGraceMs: Math.round(heartbeatMs * 0.4),
     taskPollMs: seconds(env, 'CUTTLE_TASK_POLL_SECONDS', 5, 0.1, 600),
     shutdownGraceMs: seconds(env, 'CUTTLE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
     retentionJobMs: seconds(env, 'CUTTLE_RETENTION_JOB_SECONDS', 3600, 0.5, 86_400),

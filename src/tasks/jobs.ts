@@ -17,7 +17,8 @@ export function taskJobs(o: RuntimeOptions): ClusterJob[] {
   return [
     {
       name: 'recover-orphaned-tasks',
-      intervalMs: Math.min(500, o.heartbeatMs / 2),
+      // Often: a dead node's tasks move one grace after a run first saw its lock gone.
+      intervalMs: Math.min(250, o.heartbeatMs / 4),
       run: async (c) => recoverOrphans(c, o.orphanGraceMs, o.offlineThresholdMs, (await sharedPaths(c))?.TaskLogs),
     },
     {

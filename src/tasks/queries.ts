@@ -212,12 +212,26 @@ export const LOCK_ORPHANS_SQL = `SELECT t.*, n.name AS node_name, n.last_seen AS
             -- A vanished lock is a death only if the node heartbeat since the server started: a
             -- restart takes every node's lock at once, and a live node keeps its tasks through it
             -- (for less than the offline threshold, which the line above still enforces).
-            OR (n.last_seen < now() - make_interval(secs => $1::double precision / 1000)
+            -- Gone for the grace, counted from when a recovery run first saw it gone
+            -- (markLostLocks): the node has that long to stop its scripts.
+            OR (n.lock_lost_at < now() - make_interval(secs => $1::double precision / 1000)
                 AND n.last_seen > pg_postmaster_start_time()
                 AND NOT ${NODE_LOCK_HELD}))
      ORDER BY t.seq
      LIMIT 100
      FOR UPDATE OF t SKIP LOCKED`;
+
+/**
+ * Stamps nodes whose advisory lock is gone with when that was first seen (a running node that
+ * holds it again clears the stamp with its next heartbeat). Only nodes with tasks in hand matter.
+ */
+export async function markLostLocks(db: Queryable): Promise<void> {
+  await db.query(
+    `UPDATE nodes n SET lock_lost_at = now()
+     WHERE n.lock_lost_at IS NULL AND n.stopped_at IS NULL
+       AND EXISTS (SELECT 1 FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling'))
+       AND NOT ${NODE_LOCK_HELD}`);
+}
 
 export async function lockOrphans(db: Queryable, graceMs: number, thresholdMs: number): Promise<Orphan[]> {
   const r = await db.query<RawTask & { node_name: string | null; node_last_seen: Date | null }>(LOCK_ORPHANS_SQL, [graceMs, thresholdMs]);

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { failOrphan, lockOrphans, notifyQueued, requeue } from './queries.js';
+import { failOrphan, lockOrphans, markLostLocks, notifyQueued, requeue } from './queries.js';
 import type { TaskRow } from './types.js';
 import { appendNote, type LogCategory } from './log.js';
 
@@ -24,6 +24,7 @@ async function writeNote(taskLogs: string | undefined, t: TaskRow, category: str
  * Runs inside the caller's transaction, holding each orphan's row lock.
  */
 export async function recoverOrphans(c: PoolClient, graceMs: number, thresholdMs: number, taskLogs: string | undefined): Promise<{ result: string; afterCommit: () => Promise<void> }> {
+  await markLostLocks(c);
   const orphans = await lockOrphans(c, graceMs, thresholdMs);
   let requeued = 0;
   let failed = 0;
