@@ -142,7 +142,7 @@ describe('a PostgreSQL restart shorter than the grace period', () => {
 
     for (const t of tasks) {
       const done = await untilTask(nodes[0]!, t.Id, (x) => x.IsCompleted, 'finished', 60_000);
-      assert.equal(done.State, 'Success', `${t.Id}: ${done.ErrorMessage}`);
+      assert.equal(done.State, 'Success', `${t.Id}: ${done.ErrorMessage}\n${nodes.map((n) => n.output().slice(-3000)).join('\n')}`);
       assert.equal(done.Attempt, 1, `${t.Id} must have run once`);
     }
     const all = runsIn(runs);

@@ -63,6 +63,7 @@ export class Liveness extends EventEmitter {
   private stopped = false;
   /** 'lost' was emitted for the current loss (running work abandoned). */
   private abandonedWork = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   /** The current loss is a database restart: running work may go on until this deadline. */
   private outageDeadline: NodeJS.Timeout | undefined;
 
@@ -115,7 +116,7 @@ export class Liveness extends EventEmitter {
    * well inside the offline threshold, after which other nodes may take the tasks over.
    */
   get outageGraceMs(): number {
-    return Math.max(this.o.offlineThresholdMs / 2, this.o.offlineThresholdMs - 2 * this.o.heartbeatMs);
+    return Math.max(this.o.offlineThresholdMs / 2, this.o.offlineThresholdMs - this.o.heartbeatMs);
   }
 
   /** Marks the node started: a new epoch, its listen URL and storage nonce. */
@@ -187,6 +188,10 @@ export class Liveness extends EventEmitter {
     this.lostSince = Date.now();
     this.losses++;
     this.o.log.warn({ err: errorMessage(err) }, 'liveness connection lost; not claiming work until it is back');
+    // Try again every 200 ms rather than every heartbeat: running work waits on it.
+    clearInterval(this.retryTimer);
+    this.retryTimer = setInterval(() => { if (this.lostSince === undefined || this.stopped) clearInterval(this.retryTimer); else void this.beat(); }, Math.min(200, this.o.heartbeatMs));
+    this.retryTimer.unref();
     this.emit('suspended');
     void this.judge();
   }
@@ -283,6 +288,7 @@ export class Liveness extends EventEmitter {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     clearTimeout(this.outageDeadline);
+    clearInterval(this.retryTimer);
     const c = this.client;
     this.stopped = true;
     if (!c) return;
