@@ -11,6 +11,8 @@ import { portalRoutes } from './routes/portal.js';
 import { taskRoutes } from './routes/tasks.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { taskLogRoutes } from './routes/taskLogs.js';
+import { spaceRoutes } from './routes/spaces.js';
+import { environmentRoutes } from './routes/environments.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -50,6 +52,8 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   taskRoutes(app, ctx);
   taskLogRoutes(app, ctx);
   artifactRoutes(app, ctx);
+  spaceRoutes(app, ctx);
+  environmentRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { API_VERSION, VERSION } from '../../version.js';
+import { API_VERSION, OCTOPUS_VERSION, VERSION } from '../../version.js';
 import type { ApiContext } from '../context.js';
 
 export function rootRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api', () => ({
     Application: 'Cuttle',
-    Version: VERSION,
+    // The Octopus Server version whose API Cuttle implements (see version.ts); Cuttle's own is CuttleVersion.
+    Version: OCTOPUS_VERSION,
+    CuttleVersion: VERSION,
     ApiVersion: API_VERSION,
     InstallationId: ctx.installationId,
     Links: {
@@ -19,7 +21,14 @@ export function rootRoutes(app: FastifyInstance, ctx: ApiContext): void {
       Tasks: '/api/tasks{/id}{?skip,take,ids,partialName,states,node,name,spaces}',
       Spaces: '/api/spaces{/id}{?skip,take,ids,partialName}',
       SpaceHome: '/api/{spaceId}',
+      Environments: '/api/{spaceId}/environments{/id}{?skip,take,ids,partialName}',
+      Capabilities: '/api/capabilities',
       Web: '/app',
     },
   }));
+
+  // What `checkForCapability` of the official client asks; only names Cuttle really serves.
+  app.get('/api/capabilities', () => ({ Capabilities: CAPABILITIES }));
 }
+
+export const CAPABILITIES: readonly string[] = Object.freeze(['GetAllSpacesRequest']);

@@ -1,0 +1,102 @@
+// The rules every space-scoped resource shares (environments now; lifecycles, project groups,
+// projects and channels next): names unique per space case-insensitively, ids of the space only,
+// whole-document modify, every problem of a document reported at once.
+import pg from 'pg';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { deleteScoped, insertScoped, selectScoped, selectScopedPage, updateScoped, type Page, type PageQuery, type ScopedRow, type ScopedTable } from './queries.js';
+
+/** Who makes a change; the audit events of a later part record it. */
+export interface Actor { readonly userId: string; readonly username: string }
+
+/** A document as the API validated it: Octopus field names, `Name` always present. */
+export type ScopedDoc = { Name: string } & Record<string, unknown>;
+
+export interface ScopedKind<D extends ScopedDoc = ScopedDoc> {
+  readonly table: ScopedTable;
+  /** In sentences: "environment". */
+  readonly noun: string;
+  /**
+   * Fills defaults and checks what the schema cannot (references, ranges); pushes one sentence per
+   * problem. `existing` is the stored row on modify.
+   */
+  prepare(db: Queryable, spaceId: string, input: D, existing: ScopedRow | undefined, errors: string[]): Promise<D>;
+  /** Values of the table's extra columns, in `table.columns` order. */
+  columns(doc: D): unknown[];
+}
+
+/** The fields kept in the columns, not in `doc`; and what the server owns (never stored from a body). */
+const NOT_IN_DOC = new Set(['Id', 'SpaceId', 'Name', 'Links']);
+
+function docOf(d: ScopedDoc): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(d).filter(([k]) => !NOT_IN_DOC.has(k)));
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && err.code === '23505';
+}
+
+export function duplicateName(noun: string, name: string, where: string): ConflictError {
+  return new ConflictError(`A${/^[aeiou]/i.test(noun) ? 'n' : ''} ${noun} named "${name}" already exists${where}; choose another name (names are compared without regard to case).`);
+}
+
+function notFound(kind: ScopedKind, spaceId: string, id: string): NotFoundError {
+  return new NotFoundError(`There is no ${kind.noun} ${id} in space ${spaceId}.`);
+}
+
+async function checked<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, spaceId: string, input: D, existing?: ScopedRow): Promise<D> {
+  const errors: string[] = [];
+  if (input.Name.trim() === '') errors.push('Name must not be empty or only spaces.');
+  const doc = await kind.prepare(db, spaceId, { ...input, Name: input.Name.trim() }, existing, errors);
+  if (errors.length) throw new InputError(`The ${kind.noun} cannot be saved: ${errors.join(' ')}`, errors);
+  return doc;
+}
+
+/** Runs a change in one transaction; a name taken meanwhile (on any node) is the 409 it should be. */
+async function change<T>(pool: Pool, kind: ScopedKind, spaceId: string, name: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    return await withTransaction(pool, fn);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw duplicateName(kind.noun, name, ` in space ${spaceId}`);
+    throw err;
+  }
+}
+
+export function listScoped(db: Queryable, kind: ScopedKind, spaceId: string, q: PageQuery): Promise<Page<ScopedRow>> {
+  return selectScopedPage(db, kind.table, spaceId, q);
+}
+
+export async function getScoped(db: Queryable, kind: ScopedKind, spaceId: string, id: string): Promise<ScopedRow> {
+  const row = await selectScoped(db, kind.table, spaceId, id);
+  if (!row) throw notFound(kind, spaceId, id);
+  return row;
+}
+
+export async function createScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, input: D, _actor: Actor): Promise<ScopedRow> {
+  return change(pool, kind as unknown as ScopedKind, spaceId, input.Name.trim(), async (c) => {
+    const doc = await checked(c, kind, spaceId, input);
+    const row = await insertScoped(c, kind.table, spaceId, doc.Name, docOf(doc), kind.columns(doc));
+    // Seam: the audit event (a later part) is written here, in the same transaction, by _actor.
+    return row;
+  });
+}
+
+/** Replaces the whole document (Octopus's PUT). */
+export async function modifyScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, id: string, input: D, _actor: Actor): Promise<ScopedRow> {
+  return change(pool, kind as unknown as ScopedKind, spaceId, input.Name.trim(), async (c) => {
+    const existing = await selectScoped(c, kind.table, spaceId, id, true);
+    if (!existing) throw notFound(kind, spaceId, id);
+    const doc = await checked(c, kind, spaceId, input, existing);
+    const row = await updateScoped(c, kind.table, spaceId, id, doc.Name, docOf(doc), kind.columns(doc));
+    // Seam: the audit event (with the document before and after) is written here.
+    return row!;
+  });
+}
+
+export async function deleteScopedResource(pool: Pool, kind: ScopedKind, spaceId: string, id: string, _actor: Actor): Promise<void> {
+  await withTransaction(pool, async (c) => {
+    // Seam: later kinds refuse here what is still in use (an environment a deployment went to).
+    if (!(await deleteScoped(c, kind.table, spaceId, id))) throw notFound(kind, spaceId, id);
+    // Seam: the audit event is written here.
+  });
+}

@@ -1,0 +1,90 @@
+import pg from 'pg';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, updateSpace, type Page, type PageQuery, type SpaceRow } from './queries.js';
+import { duplicateName, type Actor } from './scoped.js';
+
+export const DEFAULT_SPACE_ID = 'Spaces-1';
+
+/** Octopus's Space, as bound from a request. `IsDefault` is the server's: only Spaces-1 is. */
+export interface SpaceDoc {
+  Name: string;
+  Slug?: string;
+  Description?: string;
+  SpaceManagersTeams?: string[];
+  SpaceManagersTeamMembers?: string[];
+  TaskQueueStopped?: boolean;
+}
+
+function slugOf(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'space';
+}
+
+function checked(input: SpaceDoc, existing: SpaceRow | undefined): { name: string; stopped: boolean; doc: object } {
+  const name = input.Name.trim();
+  if (name === '') throw new InputError('The space cannot be saved: Name must not be empty or only spaces.', ['Name must not be empty or only spaces.']);
+  const before = existing?.doc ?? {};
+  return {
+    name,
+    stopped: input.TaskQueueStopped ?? existing?.task_queue_stopped ?? false,
+    doc: {
+      Slug: input.Slug?.trim() || (before.Slug as string | undefined) || slugOf(name),
+      Description: input.Description ?? '',
+      SpaceManagersTeams: input.SpaceManagersTeams ?? [],
+      SpaceManagersTeamMembers: input.SpaceManagersTeamMembers ?? [],
+    },
+  };
+}
+
+async function named<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof pg.DatabaseError && err.code === '23505') throw duplicateName('space', name, '');
+    throw err;
+  }
+}
+
+export function listSpaces(db: Queryable, q: PageQuery): Promise<Page<SpaceRow>> {
+  return selectSpacePage(db, q);
+}
+
+export async function getSpace(db: Queryable, id: string): Promise<SpaceRow> {
+  const s = await selectSpace(db, id);
+  if (!s) throw new NotFoundError(`There is no space ${id}; list the spaces with GET /api/spaces.`);
+  return s;
+}
+
+export async function createSpace(pool: Pool, input: SpaceDoc, _actor: Actor): Promise<SpaceRow> {
+  const s = checked(input, undefined);
+  return named(s.name, () => withTransaction(pool, async (c) => {
+    const row = await insertSpace(c, s.name, s.stopped, s.doc);
+    // Seam: the next slices give a new space its default lifecycle, project group and built-in
+    // feed here, and the audit event is written here, all in this transaction.
+    return row;
+  }));
+}
+
+export async function modifySpace(pool: Pool, id: string, input: SpaceDoc, _actor: Actor): Promise<SpaceRow> {
+  return named(input.Name.trim(), () => withTransaction(pool, async (c) => {
+    const existing = await selectSpace(c, id, true);
+    if (!existing) throw new NotFoundError(`There is no space ${id}; list the spaces with GET /api/spaces.`);
+    const s = checked(input, existing);
+    const row = await updateSpace(c, id, s.name, s.stopped, s.doc);
+    // Seam: the audit event is written here.
+    return row!;
+  }));
+}
+
+export async function deleteSpace(pool: Pool, id: string, _actor: Actor): Promise<void> {
+  await withTransaction(pool, async (c) => {
+    const s = await selectSpace(c, id, true);
+    if (!s) throw new NotFoundError(`There is no space ${id}; list the spaces with GET /api/spaces.`);
+    if (s.is_default) throw new ConflictError(`The space ${id} (${s.name}) is the default space and cannot be deleted.`);
+    if (!s.task_queue_stopped) {
+      throw new ConflictError(`The space ${id} (${s.name}) still runs its task queue; stop it first (PUT the space with "TaskQueueStopped": true), then delete it.`);
+    }
+    await deleteStoppedSpace(c, id);
+    // Seam: the audit event is written here.
+  });
+}
