@@ -171,10 +171,13 @@ describe('spaces and environments through the official client on two nodes', () 
     assertRefused(await api(a.url, '/api/Spaces-1/environments/Environments-99999', { apiKey: ADMIN_API_KEY }), 404, /no environment Environments-99999/);
   });
 
-  it('lets any user see spaces and environments, and only administrators change them', async () => {
+  it('lets any signed-in user see spaces and environments, nobody unsigned, and only administrators change them', async () => {
     const user = await api(a.url, '/api/users', { apiKey: ADMIN_API_KEY, body: { Username: 'viewer', DisplayName: 'Viewer', Password: 'a long enough password' } });
     assert.equal(user.status, 201, JSON.stringify(user.body));
     const key = (await api(a.url, `/api/users/${user.body.Id}/apikeys`, { apiKey: ADMIN_API_KEY, body: { Purpose: 'test' } })).body.ApiKey as string;
+    for (const path of ['/api/spaces', '/api/spaces/Spaces-1', '/api/Spaces-1/environments', '/api/environments', '/api/capabilities']) {
+      assertRefused(await api(b.url, path), 401, /signed in/);
+    }
     assert.equal((await api(b.url, '/api/spaces', { apiKey: key })).status, 200);
     assert.equal((await api(b.url, '/api/Spaces-1/environments', { apiKey: key })).status, 200);
     assertRefused(await api(b.url, '/api/Spaces-1/environments', { apiKey: key, body: { Name: 'Mine' } }), 403, /EnvironmentEdit/);
