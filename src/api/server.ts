@@ -13,6 +13,8 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { taskLogRoutes } from './routes/taskLogs.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { environmentRoutes } from './routes/environments.js';
+import { lifecycleRoutes } from './routes/lifecycles.js';
+import { projectGroupRoutes } from './routes/projectGroups.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -54,6 +56,8 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   artifactRoutes(app, ctx);
   spaceRoutes(app, ctx);
   environmentRoutes(app, ctx);
+  lifecycleRoutes(app, ctx);
+  projectGroupRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

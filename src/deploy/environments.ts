@@ -1,5 +1,6 @@
 import type { ScopedKind, ScopedDoc } from './scoped.js';
-import { nextInSpace, type ScopedTable } from './queries.js';
+import { nextInSpace, usingEnvironment } from './queries.js';
+import { environmentTable as TABLE, lifecycleTable, projectGroupTable } from './tables.js';
 
 /** Octopus's DeploymentEnvironment, as bound from a request (the fields Cuttle keeps). */
 export interface EnvironmentDoc extends ScopedDoc {
@@ -10,8 +11,6 @@ export interface EnvironmentDoc extends ScopedDoc {
   AllowDynamicInfrastructure?: boolean;
   ExtensionSettings?: unknown[];
 }
-
-const TABLE: ScopedTable = { table: 'environments', idPrefix: 'Environments', columns: ['sort_order'], orderBy: 'sort_order, lower(name)' };
 
 export const environmentKind: ScopedKind<EnvironmentDoc> = {
   table: TABLE,
@@ -29,4 +28,12 @@ export const environmentKind: ScopedKind<EnvironmentDoc> = {
     };
   },
   columns: (doc) => [doc.SortOrder],
+  async usedBy(db, spaceId, row) {
+    const lifecycles = await usingEnvironment(db, lifecycleTable, spaceId, row.id);
+    const groups = await usingEnvironment(db, projectGroupTable, spaceId, row.id);
+    const named = (noun: string, rs: { id: string; name: string }[]) => rs.length ? [`${noun}${rs.length > 1 ? 's' : ''} ${rs.map((r) => `${r.id} (${r.name})`).join(', ')}`] : [];
+    const users = [...named('lifecycle', lifecycles), ...named('project group', groups)];
+    if (!users.length) return undefined;
+    return `it is still used by ${users.join(' and by ')}; remove it from ${lifecycles.length + groups.length > 1 ? 'them' : 'there'} first.`;
+  },
 };

@@ -92,6 +92,23 @@ export async function nextInSpace(db: Queryable, t: ScopedTable, column: string,
   return r.rows[0]?.n ?? 0;
 }
 
+/**
+ * Which of `ids` are resources of the table in the space, each locked FOR KEY SHARE until the
+ * transaction ends: a delete of one of them waits for this writer and then sees its reference.
+ */
+export async function lockedIdsOf(db: Queryable, t: ScopedTable, spaceId: string, ids: readonly string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const r = await db.query<{ id: string }>(`SELECT id FROM ${t.table} WHERE space_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE`, [spaceId, ids]);
+  return new Set(r.rows.map((x) => x.id));
+}
+
+/** The resources of a table (one with an `environment_ids` column) that name an environment. */
+export async function usingEnvironment(db: Queryable, t: ScopedTable, spaceId: string, environmentId: string): Promise<{ id: string; name: string }[]> {
+  const r = await db.query<{ id: string; name: string }>(
+    `SELECT id, name FROM ${t.table} WHERE space_id = $1 AND environment_ids @> ARRAY[$2::text] ORDER BY lower(name), id`, [spaceId, environmentId]);
+  return r.rows;
+}
+
 // Spaces: not space-scoped themselves.
 
 export interface SpaceRow { id: string; name: string; is_default: boolean; task_queue_stopped: boolean; doc: Record<string, unknown> }

@@ -23,6 +23,13 @@ export interface ScopedKind<D extends ScopedDoc = ScopedDoc> {
   prepare(db: Queryable, spaceId: string, input: D, existing: ScopedRow | undefined, errors: string[]): Promise<D>;
   /** Values of the table's extra columns, in `table.columns` order. */
   columns(doc: D): unknown[];
+  /**
+   * Why the resource may not be deleted (one sentence naming what still uses it), or undefined.
+   * Called with the row locked FOR UPDATE, so a writer that references it (and locks it FOR KEY
+   * SHARE, as `lockedIdsOf` does) either committed before and is seen here, or waits and then
+   * finds it gone.
+   */
+  usedBy?(db: Queryable, spaceId: string, row: ScopedRow): Promise<string | undefined>;
 }
 
 /** The fields kept in the columns, not in `doc`; and what the server owns (never stored from a body). */
@@ -72,13 +79,16 @@ export async function getScoped(db: Queryable, kind: ScopedKind, spaceId: string
   return row;
 }
 
-export async function createScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, input: D, _actor: Actor): Promise<ScopedRow> {
-  return change(pool, kind as unknown as ScopedKind, spaceId, input.Name.trim(), async (c) => {
-    const doc = await checked(c, kind, spaceId, input);
-    const row = await insertScoped(c, kind.table, spaceId, doc.Name, docOf(doc), kind.columns(doc));
-    // Seam: the audit event (a later part) is written here, in the same transaction, by _actor.
-    return row;
-  });
+export async function createScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, input: D, actor: Actor): Promise<ScopedRow> {
+  return change(pool, kind as unknown as ScopedKind, spaceId, input.Name.trim(), (c) => createScopedIn(c, kind, spaceId, input, actor));
+}
+
+/** A create inside the caller's transaction (a new space's default lifecycle and project group). */
+export async function createScopedIn<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, spaceId: string, input: D, _actor: Actor): Promise<ScopedRow> {
+  const doc = await checked(db, kind, spaceId, input);
+  const row = await insertScoped(db, kind.table, spaceId, doc.Name, docOf(doc), kind.columns(doc));
+  // Seam: the audit event (a later part) is written here, in the same transaction, by _actor.
+  return row;
 }
 
 /** Replaces the whole document (Octopus's PUT). */
@@ -93,10 +103,14 @@ export async function modifyScoped<D extends ScopedDoc>(pool: Pool, kind: Scoped
   });
 }
 
+/** Deletes the resource unless something still uses it (`usedBy`: a 409 naming the user). */
 export async function deleteScopedResource(pool: Pool, kind: ScopedKind, spaceId: string, id: string, _actor: Actor): Promise<void> {
   await withTransaction(pool, async (c) => {
-    // Seam: later kinds refuse here what is still in use (an environment a deployment went to).
-    if (!(await deleteScoped(c, kind.table, spaceId, id))) throw notFound(kind, spaceId, id);
+    const row = await selectScoped(c, kind.table, spaceId, id, true);
+    if (!row) throw notFound(kind, spaceId, id);
+    const user = await kind.usedBy?.(c, spaceId, row);
+    if (user !== undefined) throw new ConflictError(`The ${kind.noun} ${id} (${row.name}) cannot be deleted: ${user}`);
+    await deleteScoped(c, kind.table, spaceId, id);
     // Seam: the audit event is written here.
   });
 }

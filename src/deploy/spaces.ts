@@ -2,7 +2,9 @@ import pg from 'pg';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, updateSpace, type Page, type PageQuery, type SpaceRow } from './queries.js';
-import { duplicateName, type Actor } from './scoped.js';
+import { DEFAULT_LIFECYCLE_NAME, lifecycleKind } from './lifecycles.js';
+import { DEFAULT_PROJECT_GROUP_NAME, projectGroupKind } from './projectGroups.js';
+import { createScopedIn, duplicateName, type Actor } from './scoped.js';
 
 export const DEFAULT_SPACE_ID = 'Spaces-1';
 
@@ -55,12 +57,15 @@ export async function getSpace(db: Queryable, id: string): Promise<SpaceRow> {
   return s;
 }
 
-export async function createSpace(pool: Pool, input: SpaceDoc, _actor: Actor): Promise<SpaceRow> {
+export async function createSpace(pool: Pool, input: SpaceDoc, actor: Actor): Promise<SpaceRow> {
   const s = checked(input, undefined);
   return named(s.name, () => withTransaction(pool, async (c) => {
     const row = await insertSpace(c, s.name, s.stopped, s.doc);
-    // Seam: the next slices give a new space its default lifecycle, project group and built-in
-    // feed here, and the audit event is written here, all in this transaction.
+    // What a client takes as `list({take: 1}).Items[0]` right after creating the space (migration
+    // 007 gave the spaces that existed before the same). A lifecycle with no phases allows every
+    // environment. Seam: the built-in feed (packages) and the audit event are written here too.
+    await createScopedIn(c, lifecycleKind, row.id, { Name: DEFAULT_LIFECYCLE_NAME }, actor);
+    await createScopedIn(c, projectGroupKind, row.id, { Name: DEFAULT_PROJECT_GROUP_NAME }, actor);
     return row;
   }));
 }

@@ -22,7 +22,7 @@ export function artifactRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const prefix of ['/api', '/api/:spaceId']) {
     app.get(`${prefix}/artifacts`, async (req) => {
       requirePermission(req, 'ArtifactView');
-      const space = spaceOf(req) ?? DEFAULT_SPACE;
+      const space = (await spaceOf(ctx, req)) ?? DEFAULT_SPACE;
       const skip = intParam(req.query, 'skip', 0);
       const take = intParam(req.query, 'take', 30, 0, 1000);
       // Only artifacts of tasks the caller may view (an ad-hoc script's are an administrator's).
@@ -34,7 +34,7 @@ export function artifactRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const find = async (req: FastifyRequest) => {
       requirePermission(req, 'ArtifactView');
       const id = (req.params as { id: string }).id;
-      const space = spaceOf(req);
+      const space = await spaceOf(ctx, req);
       const a = await getArtifact(ctx.pool, id);
       const task = a ? await getTask(ctx.pool, a.taskId) : undefined;
       if (!a || !task || (space && a.spaceId !== space) || !mayViewTask(ctx, req, task.name)) throw new NotFoundError(`There is no artifact ${id}.`);

@@ -22,6 +22,8 @@ export function rootRoutes(app: FastifyInstance, ctx: ApiContext): void {
       Spaces: '/api/spaces{/id}{?skip,take,ids,partialName}',
       SpaceHome: '/api/{spaceId}',
       Environments: '/api/{spaceId}/environments{/id}{?skip,take,ids,partialName}',
+      Lifecycles: '/api/{spaceId}/lifecycles{/id}{?skip,take,ids,partialName}',
+      ProjectGroups: '/api/{spaceId}/projectgroups{/id}{?skip,take,ids,partialName}',
       Capabilities: '/api/capabilities',
       Web: '/app',
     },

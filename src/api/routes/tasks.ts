@@ -8,16 +8,16 @@ import { taskResource } from '../../tasks/present.js';
 import { intParam, listParam, stringParam } from '../query.js';
 import { requirePermission } from '../auth.js';
 import { collection } from '../resources.js';
+import { getSpace } from '../../deploy/spaces.js';
 import type { ApiContext } from '../context.js';
 
 export const DEFAULT_SPACE = 'Spaces-1';
 
-/** Space-scoped routes exist under /api/{spaceId}/…; only the default space exists so far. */
-export function spaceOf(req: FastifyRequest): string | undefined {
+/** The space of a route under /api/{spaceId}/… (any existing space; 404 naming one there is not), undefined on /api/…. */
+export async function spaceOf(ctx: ApiContext, req: FastifyRequest): Promise<string | undefined> {
   const s = (req.params as { spaceId?: string }).spaceId;
   if (s === undefined) return undefined;
-  if (s !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${s}; the default space is ${DEFAULT_SPACE}.`);
-  return s;
+  return (await getSpace(ctx.pool, s)).id;
 }
 
 export const PREFIXES = ['/api', '/api/:spaceId'] as const;
@@ -84,7 +84,7 @@ export function viewableTaskTypes(ctx: ApiContext, req: FastifyRequest): string[
 /** The task named by the route, when the caller may see it (a task they may not see is not there). */
 export async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<TaskRow> {
   const id = (req.params as { id: string }).id;
-  const space = spaceOf(req);
+  const space = await spaceOf(ctx, req);
   const t = /^ServerTasks-\d+$/.test(id) ? await getTask(ctx.pool, id) : undefined;
   if (!t || (space && t.spaceId !== space) || !mayViewTask(ctx, req, t.name)) throw new NotFoundError(`There is no task ${id}.`);
   return t;
@@ -94,7 +94,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const prefix of PREFIXES) {
     app.get(`${prefix}/tasks`, async (req) => {
       requirePermission(req, 'TaskView');
-      const space = spaceOf(req);
+      const space = await spaceOf(ctx, req);
       const skip = intParam(req.query, 'skip', 0);
       const take = intParam(req.query, 'take', 30, 0, 1000);
       const states = listParam(req.query, 'states');
@@ -112,15 +112,19 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return collection('Task', r.items.map(taskResource), skip, take, r.total, `${space ? `/api/${space}` : '/api'}/tasks`);
     });
 
-    app.get(`${prefix}/tasks/tasktypes`, (req, reply) => {
+    app.get(`${prefix}/tasks/tasktypes`, async (req, reply) => {
       requirePermission(req, 'TaskView');
-      spaceOf(req);
+      await spaceOf(ctx, req);
       return reply.send(ctx.registry.list().map((h) => ({ Id: h.name, Name: h.name, Description: h.description })));
     });
 
     app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
-      const space = spaceOf(req) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
-      if (space !== DEFAULT_SPACE) throw new NotFoundError(`There is no space ${space}; the default space is ${DEFAULT_SPACE}.`);
+      const space = (await spaceOf(ctx, req)) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
+      if (space !== DEFAULT_SPACE) {
+        const known = await getSpace(ctx.pool, space);
+        // Tasks of other spaces come from their deployments (which keep to the space's queue rules).
+        throw new InputError(`Tasks are queued through this route in the default space ${DEFAULT_SPACE} only; the tasks of space ${known.id} (${known.name}) come from its deployments.`);
+      }
       requirePermission(req, ctx.registry.require((req.body as { Name: string }).Name).permissions.queue);
       const t = validateNewTask(ctx.registry, req.body as Record<string, unknown>, space, req.user?.id ?? null);
       const task = await insertTask(ctx.pool, t);
