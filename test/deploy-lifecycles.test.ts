@@ -232,6 +232,34 @@ describe('lifecycles, project groups and the tasks of any space through the offi
     assertRefused(await api(a.url, '/api/Spaces-424242/tasks', { apiKey: ADMIN_API_KEY, body: { Name: 'Noop' } }), 404, /no space Spaces-424242/);
   });
 
+  it('never leaves a lifecycle naming an environment deleted at the same moment through the other node', async () => {
+    const envsA = new EnvironmentRepository(clientA, space.Name);
+    const lifecyclesB = new LifecycleRepository(clientB, space.Name);
+    const outcomes = { lifecycleWon: 0, deleteWon: 0 };
+    for (let i = 0; i < 20; i++) {
+      const env = await envsA.create({ Name: `Race ${i}` });
+      const [saved, deleted] = await Promise.allSettled([
+        lifecyclesB.create({ Name: `Race ${i}`, Phases: [{ Id: '', Name: 'Only', AutomaticDeploymentTargets: [env.Id], OptionalDeploymentTargets: [], MinimumEnvironmentsBeforePromotion: 0, IsOptionalPhase: false }] } as unknown as Lifecycle),
+        envsA.del(env),
+      ]);
+      // Exactly one wins, and the loser names the winner.
+      if (saved.status === 'fulfilled') {
+        assert.equal(deleted.status, 'rejected', `iteration ${i}: both the lifecycle and the delete succeeded`);
+        refusedWith(409, new RegExp(`lifecycle ${saved.value.Id}`))(deleted.reason);
+        assert.equal((await envsA.get(env.Id)).Id, env.Id);
+        await lifecyclesB.del(saved.value);
+        await envsA.del(env);
+        outcomes.lifecycleWon++;
+      } else {
+        assert.equal(deleted.status, 'fulfilled', `iteration ${i}: neither succeeded`);
+        refusedWith(400, new RegExp(`environment ${env.Id}, which does not exist`))(saved.reason);
+        outcomes.deleteWon++;
+      }
+    }
+    const left = await adminQuery('SELECT l.id FROM lifecycles l WHERE EXISTS (SELECT 1 FROM unnest(l.environment_ids) e WHERE NOT EXISTS (SELECT 1 FROM environments WHERE id = e))', [], cluster.databaseUrl);
+    assert.equal(left.rowCount, 0, `lifecycles naming deleted environments: ${JSON.stringify(left.rows)} (${JSON.stringify(outcomes)})`);
+  });
+
   it('lets any signed-in user see lifecycles and project groups, and only administrators change them', async () => {
     const user = await api(a.url, '/api/users', { apiKey: ADMIN_API_KEY, body: { Username: 'viewer', DisplayName: 'Viewer', Password: 'a long enough password' } });
     assert.equal(user.status, 201, JSON.stringify(user.body));
