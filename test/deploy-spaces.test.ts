@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, EnvironmentRepository, SpaceRepository, checkForCapability } from '@octopusdeploy/api-client';
-import { ADMIN_API_KEY, api, readyCluster, startNode, type ApiResponse, type NodeProcess } from './helpers.js';
+import { ADMIN_API_KEY, adminQuery, api, readyCluster, startNode, waitFor, type ApiResponse, type NodeProcess } from './helpers.js';
 
 /** The client folds the server's `ErrorMessage` and `Errors` into its message and keeps the status. */
 function refusedWith(status: number, pattern: RegExp): (err: unknown) => boolean {
@@ -28,9 +28,11 @@ describe('spaces and environments through the official client on two nodes', () 
   let clientA: Client;
   let clientB: Client;
   let adminId: string;
+  let databaseUrl: string;
 
   before(async () => {
     const c = await readyCluster(['a', 'b']);
+    databaseUrl = c.databaseUrl;
     [a, b] = await Promise.all([startNode(c.homes[0]!, 'a'), startNode(c.homes[1]!, 'b')]);
     clientA = await Client.create({ instanceURL: a.url, apiKey: ADMIN_API_KEY, userAgentApp: 'cuttle-tests' });
     clientB = await Client.create({ instanceURL: b.url, apiKey: ADMIN_API_KEY, userAgentApp: 'cuttle-tests' });
@@ -82,6 +84,22 @@ describe('spaces and environments through the official client on two nodes', () 
     await spaces.del(stopped);
     await assert.rejects(spaces.get(made.Id), refusedWith(404, new RegExp(`no space ${made.Id}`)));
     await assert.rejects(spaces.del({ ...(await spaces.get('Spaces-1')), TaskQueueStopped: true }), refusedWith(409, /default space/));
+  });
+
+  it('refuses to delete a stopped space while it still has a running task, and deletes it once the task ended', async () => {
+    const K = { apiKey: ADMIN_API_KEY };
+    const space = (await api(a.url, '/api/spaces', { ...K, method: 'POST', body: { Name: 'Busy', SpaceManagersTeamMembers: [adminId] } })).body;
+    // Tasks of other spaces come from deployments (a later slice): this one is moved there.
+    const t = (await api(a.url, '/api/tasks', { ...K, method: 'POST', body: { Name: 'AdHocScript', Arguments: { ScriptBody: 'sleep 30' } } })).body;
+    await adminQuery('UPDATE server_tasks SET space_id = $1 WHERE id = $2', [space.Id, t.Id], databaseUrl);
+    const inSpace = async () => (await api(a.url, `/api/${space.Id}/tasks/${t.Id}`, K)).body;
+    await waitFor('the task running in the new space', async () => (await inSpace()).State === 'Executing', 20_000);
+    await api(b.url, `/api/spaces/${space.Id}`, { ...K, method: 'PUT', body: { ...space, TaskQueueStopped: true } });
+    assertRefused(await api(b.url, `/api/spaces/${space.Id}`, { ...K, method: 'DELETE' }), 409, /still has queued or running tasks/);
+    assert.equal((await api(a.url, `/api/spaces/${space.Id}`, K)).status, 200, 'the space is still there');
+    await api(a.url, `/api/${space.Id}/tasks/${t.Id}/cancel`, { ...K, method: 'POST' });
+    await waitFor('the task canceled', async () => (await inSpace()).State === 'Canceled', 20_000);
+    assert.equal((await api(b.url, `/api/spaces/${space.Id}`, { ...K, method: 'DELETE' })).status < 300, true);
   });
 
   it('manages environments in a new space through the other node, each space seeing only its own', async () => {

@@ -141,3 +141,9 @@ export async function deleteStoppedSpace(db: Queryable, id: string): Promise<boo
   const r = await db.query('DELETE FROM spaces WHERE id = $1 AND task_queue_stopped AND NOT is_default', [id]);
   return (r.rowCount ?? 0) > 0;
 }
+
+/** Whether the space still has tasks that are queued or running (a space that has cannot go). */
+export async function spaceHasActiveTasks(db: Queryable, spaceId: string): Promise<boolean> {
+  const r = await db.query(`SELECT 1 FROM server_tasks WHERE space_id = $1 AND state IN ('Queued', 'Executing', 'Cancelling') LIMIT 1`, [spaceId]);
+  return (r.rowCount ?? 0) > 0;
+}

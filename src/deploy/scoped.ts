@@ -65,6 +65,10 @@ async function change<T>(pool: Pool, kind: ScopedKind, spaceId: string, name: st
     return await withTransaction(pool, fn);
   } catch (err) {
     if (isUniqueViolation(err)) throw duplicateName(kind.noun, name, ` in space ${spaceId}`);
+    // The space was deleted (on another node) between the lookup and this change.
+    if (err instanceof pg.DatabaseError && err.code === '23503' && err.constraint?.endsWith('_space_id_fkey')) {
+      throw new NotFoundError(`There is no space ${spaceId}; list the spaces with GET /api/spaces.`);
+    }
     throw err;
   }
 }

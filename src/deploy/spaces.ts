@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, updateSpace, type Page, type PageQuery, type SpaceRow } from './queries.js';
+import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, spaceHasActiveTasks, updateSpace, type Page, type PageQuery, type SpaceRow } from './queries.js';
 import { DEFAULT_LIFECYCLE_NAME, lifecycleKind } from './lifecycles.js';
 import { DEFAULT_PROJECT_GROUP_NAME, projectGroupKind } from './projectGroups.js';
 import { createScopedIn, duplicateName, type Actor } from './scoped.js';
@@ -88,6 +88,11 @@ export async function deleteSpace(pool: Pool, id: string, _actor: Actor): Promis
     if (s.is_default) throw new ConflictError(`The space ${id} (${s.name}) is the default space and cannot be deleted.`);
     if (!s.task_queue_stopped) {
       throw new ConflictError(`The space ${id} (${s.name}) still runs its task queue; stop it first (PUT the space with "TaskQueueStopped": true), then delete it.`);
+    }
+    // A stopped queue takes no new tasks, but what it already holds must end first: a task whose
+    // space is gone could be neither read nor settled under it.
+    if (await spaceHasActiveTasks(c, id)) {
+      throw new ConflictError(`The space ${id} (${s.name}) still has queued or running tasks; cancel them or wait for them to finish, then delete it.`);
     }
     await deleteStoppedSpace(c, id);
     // Seam: the audit event is written here.

@@ -119,13 +119,14 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
 
     app.post(`${prefix}/tasks`, { schema: { body: createBody } }, async (req, reply) => {
+      // Permission first: a caller who may not queue this type learns nothing about spaces.
+      requirePermission(req, ctx.registry.require((req.body as { Name: string }).Name).permissions.queue);
       const space = (await spaceOf(ctx, req)) ?? ((req.body as { SpaceId?: string }).SpaceId ?? DEFAULT_SPACE);
       if (space !== DEFAULT_SPACE) {
         const known = await getSpace(ctx.pool, space);
         // Tasks of other spaces come from their deployments (which keep to the space's queue rules).
         throw new InputError(`Tasks are queued through this route in the default space ${DEFAULT_SPACE} only; the tasks of space ${known.id} (${known.name}) come from its deployments.`);
       }
-      requirePermission(req, ctx.registry.require((req.body as { Name: string }).Name).permissions.queue);
       const t = validateNewTask(ctx.registry, req.body as Record<string, unknown>, space, req.user?.id ?? null);
       const task = await insertTask(ctx.pool, t);
       return reply.code(201).send(taskResource(task));
