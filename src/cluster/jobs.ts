@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
-import { ensureJobRow, lockDueJob, recordJobRun } from './queries.js';
+import { ensureJobRow, lockDueJob, recordJobRun, setJobIdleLimit } from './queries.js';
 
 export interface ClusterJob {
   readonly name: string;
@@ -13,6 +13,9 @@ export interface ClusterJob {
    */
   run(c: PoolClient): Promise<string | { result: string; afterCommit: () => Promise<void> }>;
 }
+
+/** How long a job's transaction may wait on its node before PostgreSQL ends it. */
+const JOB_IDLE_LIMIT_MS = 2_000;
 
 /**
  * Runs cluster-wide jobs on exactly one node at a time. Each job has a row; a node runs the job
@@ -49,6 +52,10 @@ export class Scheduler {
   async runOne(job: ClusterJob): Promise<void> {
     try {
       const after = await withTransaction(this.pool, async (c) => {
+        // A node frozen or cut off mid-job (its connection stays open, silent) must not hold the
+        // job's row lock for good: PostgreSQL ends a transaction left idle this long, and the job
+        // runs elsewhere (recovery of that very node's tasks among them).
+        await setJobIdleLimit(c, JOB_IDLE_LIMIT_MS);
         await ensureJobRow(c, job.name);
         if (!(await lockDueJob(c, job.name))) return undefined;
         const out = await job.run(c);

@@ -163,6 +163,11 @@ export async function markNodeStopped(db: Queryable, id: string, epoch: number):
 
 // ---- Scheduled (cluster-wide, one node at a time) jobs
 
+/** For this transaction only: PostgreSQL ends it (and frees its locks) once idle for `ms`. */
+export async function setJobIdleLimit(db: Queryable, ms: number): Promise<void> {
+  await db.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(Math.round(ms))]);
+}
+
 export async function ensureJobRow(db: Queryable, name: string): Promise<void> {
   await db.query('INSERT INTO scheduled_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
 }
