@@ -6,24 +6,7 @@ import {
   Client, EnvironmentRepository, LifecycleRepository, ProjectGroupRepository, RetentionUnit, ServerTaskWaiter, SpaceRepository, SpaceServerTaskRepository,
   type DeploymentEnvironment, type Lifecycle, type Space,
 } from '@octopusdeploy/api-client';
-import { ADMIN_API_KEY, adminQuery, api, queueTask, readyCluster, startNode, type ApiResponse, type NodeProcess, type TestCluster } from './helpers.js';
-
-/** The client folds the server's `ErrorMessage` and `Errors` into its message and keeps the status. */
-function refusedWith(status: number, pattern: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    const e = err as { StatusCode?: number; message: string };
-    assert.equal(e.StatusCode, status, `status of: ${e.message}`);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
-
-function assertRefused(r: ApiResponse, status: number, pattern: RegExp): void {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(typeof r.body.ErrorMessage, 'string');
-  assert.ok(Array.isArray(r.body.Errors));
-  assert.match(`${r.body.ErrorMessage}\n${(r.body.Errors as string[]).join('\n')}`, pattern);
-}
+import { ADMIN_API_KEY, assertRefused, refusedWith, adminQuery, api, queueTask, readyCluster, startNode, type NodeProcess, type TestCluster } from './helpers.js';
 
 const KEEP_3_RELEASES = { Unit: RetentionUnit.Items, QuantityToKeep: 3, ShouldKeepForever: false };
 

@@ -3,24 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, EnvironmentRepository, SpaceRepository, checkForCapability } from '@octopusdeploy/api-client';
-import { ADMIN_API_KEY, adminQuery, api, readyCluster, startNode, waitFor, type ApiResponse, type NodeProcess } from './helpers.js';
-
-/** The client folds the server's `ErrorMessage` and `Errors` into its message and keeps the status. */
-function refusedWith(status: number, pattern: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    const e = err as { StatusCode?: number; message: string };
-    assert.equal(e.StatusCode, status, `status of: ${e.message}`);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
-
-function assertRefused(r: ApiResponse, status: number, pattern: RegExp): void {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(typeof r.body.ErrorMessage, 'string');
-  assert.ok(Array.isArray(r.body.Errors));
-  assert.match(`${r.body.ErrorMessage}\n${(r.body.Errors as string[]).join('\n')}`, pattern);
-}
+import { ADMIN_API_KEY, assertRefused, refusedWith, adminQuery, api, readyCluster, startNode, waitFor, type NodeProcess } from './helpers.js';
 
 describe('spaces and environments through the official client on two nodes', () => {
   let a: NodeProcess;

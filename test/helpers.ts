@@ -1,4 +1,5 @@
 // Black-box helpers: real databases cloned from the template, real `cuttle` processes, real HTTP.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -355,4 +356,22 @@ export function testWorkerUser(name = 'cuttle-test-worker'): OsTestUser | undefi
     spawnSync('sleep', ['0.1']);
   }
   throw new Error(`could not create the OS user ${name} (useradd)`);
+}
+
+/** The client folds the server's `ErrorMessage` and `Errors` into its message and keeps the status. */
+export function refusedWith(status: number, pattern: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    const e = err as { StatusCode?: number; message: string };
+    assert.equal(e.StatusCode, status, `status of: ${e.message}`);
+    assert.match(e.message, pattern);
+    return true;
+  };
+}
+
+/** An API answer refused with `status` and Octopus's error body, its text matching `pattern`. */
+export function assertRefused(r: ApiResponse, status: number, pattern: RegExp): void {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  assert.equal(typeof r.body.ErrorMessage, 'string');
+  assert.ok(Array.isArray(r.body.Errors));
+  assert.match(`${r.body.ErrorMessage}\n${(r.body.Errors as string[]).join('\n')}`, pattern);
 }
