@@ -30,6 +30,8 @@ export interface ScopedKind<D extends ScopedDoc = ScopedDoc> {
    * finds it gone.
    */
   usedBy?(db: Queryable, spaceId: string, row: ScopedRow): Promise<string | undefined>;
+  /** What a new resource brings with it (a project's deployment process, variable set and default channel), in the same transaction. */
+  created?(db: Queryable, spaceId: string, row: ScopedRow, doc: D): Promise<void>;
 }
 
 /** The fields kept in the columns, not in `doc`; and what the server owns (never stored from a body). */
@@ -91,6 +93,7 @@ export async function createScoped<D extends ScopedDoc>(pool: Pool, kind: Scoped
 export async function createScopedIn<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, spaceId: string, input: D, _actor: Actor): Promise<ScopedRow> {
   const doc = await checked(db, kind, spaceId, input);
   const row = await insertScoped(db, kind.table, spaceId, doc.Name, docOf(doc), kind.columns(doc));
+  await kind.created?.(db, spaceId, row, doc);
   // Seam: the audit event (a later part) is written here, in the same transaction, by _actor.
   return row;
 }
