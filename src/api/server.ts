@@ -15,6 +15,7 @@ import { spaceRoutes } from './routes/spaces.js';
 import { environmentRoutes } from './routes/environments.js';
 import { lifecycleRoutes } from './routes/lifecycles.js';
 import { projectGroupRoutes } from './routes/projectGroups.js';
+import { projectRoutes } from './routes/projects.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -58,6 +59,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   environmentRoutes(app, ctx);
   lifecycleRoutes(app, ctx);
   projectGroupRoutes(app, ctx);
+  projectRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -1,5 +1,6 @@
 import type { ScopedKind, ScopedDoc } from './scoped.js';
-import { nextInSpace, usingEnvironment } from './queries.js';
+import { nameRows, nextInSpace, usingEnvironment } from './queries.js';
+import { deploymentsTo } from './projectQueries.js';
 import { environmentTable as TABLE, lifecycleTable, projectGroupTable } from './tables.js';
 
 /** Octopus's DeploymentEnvironment, as bound from a request (the fields Cuttle keeps). */
@@ -31,9 +32,10 @@ export const environmentKind: ScopedKind<EnvironmentDoc> = {
   async usedBy(db, spaceId, row) {
     const lifecycles = await usingEnvironment(db, lifecycleTable, spaceId, row.id);
     const groups = await usingEnvironment(db, projectGroupTable, spaceId, row.id);
-    const named = (noun: string, rs: { id: string; name: string }[]) => rs.length ? [`${noun}${rs.length > 1 ? 's' : ''} ${rs.map((r) => `${r.id} (${r.name})`).join(', ')}`] : [];
-    const users = [...named('lifecycle', lifecycles), ...named('project group', groups)];
-    if (!users.length) return undefined;
-    return `it is still used by ${users.join(' and by ')}; remove it from ${lifecycles.length + groups.length > 1 ? 'them' : 'there'} first.`;
+    const users = [...nameRows('lifecycle', lifecycles), ...nameRows('project group', groups)];
+    if (users.length) return `it is still used by ${users.join(' and by ')}; remove it from ${lifecycles.length + groups.length > 1 ? 'them' : 'there'} first.`;
+    // Octopus keeps an environment's deployment history with it: one that was deployed to stays.
+    const deployments = await deploymentsTo(db, spaceId, row.id);
+    return deployments ? `${deployments} deployment${deployments > 1 ? 's were' : ' was'} made to it, and its history goes with it; keep it (or delete the projects deployed to it first).` : undefined;
   },
 };

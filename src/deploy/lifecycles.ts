@@ -2,9 +2,9 @@
 // space (the default lifecycle of every space); with phases, only the environments they name.
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/pool.js';
-import { lockedIdsOf } from './queries.js';
+import { lockedIdsOf, nameRows, referencing } from './queries.js';
 import type { ScopedDoc, ScopedKind } from './scoped.js';
-import { environmentTable, lifecycleTable } from './tables.js';
+import { channelTable, environmentTable, lifecycleTable, projectTable } from './tables.js';
 
 /** Octopus's RetentionPeriod. */
 export interface RetentionPeriod { Unit: 'Days' | 'Items'; QuantityToKeep: number; ShouldKeepForever: boolean }
@@ -99,4 +99,8 @@ export const lifecycleKind: ScopedKind<LifecycleDoc> = {
     };
   },
   columns: (doc) => [environmentsOf(doc)],
+  async usedBy(db, spaceId, row) {
+    const users = [...nameRows('project', await referencing(db, projectTable, 'lifecycle_id', spaceId, row.id)), ...nameRows('channel', await referencing(db, channelTable, 'lifecycle_id', spaceId, row.id))];
+    return users.length ? `it is still used by ${users.join(' and by ')}; give them another lifecycle first.` : undefined;
+  },
 };

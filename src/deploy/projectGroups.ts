@@ -1,8 +1,8 @@
 // Project groups: a space's folders of projects. `EnvironmentIds` (an older Octopus field) must name
 // environments of the same space, which then cannot be deleted while a group names them.
-import { lockedIdsOf } from './queries.js';
+import { lockedIdsOf, nameRows, referencing } from './queries.js';
 import type { ScopedDoc, ScopedKind } from './scoped.js';
-import { environmentTable, projectGroupTable } from './tables.js';
+import { environmentTable, projectGroupTable, projectTable } from './tables.js';
 
 /** Octopus's ProjectGroup, as bound from a request. */
 export interface ProjectGroupDoc extends ScopedDoc {
@@ -30,4 +30,8 @@ export const projectGroupKind: ScopedKind<ProjectGroupDoc> = {
     };
   },
   columns: (doc) => [doc.EnvironmentIds ?? []],
+  async usedBy(db, spaceId, row) {
+    const projects = nameRows('project', await referencing(db, projectTable, 'project_group_id', spaceId, row.id));
+    return projects.length ? `it still holds ${projects.join('')}; move them to another project group first.` : undefined;
+  },
 };

@@ -4,6 +4,9 @@ import type { Queryable } from '../db/pool.js';
 // one space is invisible from another. Table and column names come only from the kinds declared
 // in this part (never from a request); values are always parameters.
 
+/** A page that holds every row (Octopus clients ask with take=int.MaxValue). */
+export const TAKE_EVERYTHING = 2_147_483_647;
+
 export interface PageQuery {
   readonly skip: number;
   readonly take: number;
@@ -52,8 +55,12 @@ async function page<R extends object>(db: Queryable, from: string, baseParams: u
   return { rows, total: total.rows[0]?.n ?? 0 };
 }
 
-export function selectScopedPage(db: Queryable, t: ScopedTable, spaceId: string, q: PageQuery): Promise<Page<ScopedRow>> {
-  return page<ScopedRow>(db, `${t.table} WHERE space_id = $1`, [spaceId], q, t.orderBy);
+/** A page of a space's resources; `within` narrows it to the rows whose column (one of the table's own) holds a value (a project's channels). */
+export function selectScopedPage(db: Queryable, t: ScopedTable, spaceId: string, q: PageQuery, within?: { column: string; value: string }): Promise<Page<ScopedRow>> {
+  if (within && !t.columns.includes(within.column)) throw new Error(`${t.table} has no column ${within.column}`);
+  return within
+    ? page<ScopedRow>(db, `${t.table} WHERE space_id = $1 AND ${within.column} = $2`, [spaceId, within.value], q, t.orderBy)
+    : page<ScopedRow>(db, `${t.table} WHERE space_id = $1`, [spaceId], q, t.orderBy);
 }
 
 export async function selectScoped(db: Queryable, t: ScopedTable, spaceId: string, id: string, forUpdate = false): Promise<ScopedRow | undefined> {
@@ -107,6 +114,19 @@ export async function usingEnvironment(db: Queryable, t: ScopedTable, spaceId: s
   const r = await db.query<{ id: string; name: string }>(
     `SELECT id, name FROM ${t.table} WHERE space_id = $1 AND environment_ids @> ARRAY[$2::text] ORDER BY lower(name), id`, [spaceId, environmentId]);
   return r.rows;
+}
+
+/** Up to ten resources of a table whose column refers to `id` (the projects of a lifecycle), for a sentence naming them. */
+export async function referencing(db: Queryable, t: ScopedTable, column: string, spaceId: string, id: string): Promise<{ id: string; name: string }[]> {
+  if (!t.columns.includes(column)) throw new Error(`${t.table} has no column ${column}`);
+  const r = await db.query<{ id: string; name: string }>(
+    `SELECT id, name FROM ${t.table} WHERE space_id = $1 AND ${column} = $2 ORDER BY lower(name), id LIMIT 10`, [spaceId, id]);
+  return r.rows;
+}
+
+/** "lifecycle Lifecycles-2 (Main)" / "projects Projects-1 (A), Projects-2 (B)", or nothing when there are none. */
+export function nameRows(noun: string, rows: readonly { id: string; name: string }[]): string[] {
+  return rows.length ? [`${noun}${rows.length > 1 ? 's' : ''} ${rows.map((r) => `${r.id} (${r.name})`).join(', ')}`] : [];
 }
 
 // Spaces: not space-scoped themselves.

@@ -7,3 +7,7 @@ export const environmentTable: ScopedTable = { table: 'environments', idPrefix: 
 /** `environment_ids`: every environment the phases name (kept from the document on each save). */
 export const lifecycleTable: ScopedTable = { table: 'lifecycles', idPrefix: 'Lifecycles', columns: ['environment_ids'], orderBy: 'lower(name), id' };
 export const projectGroupTable: ScopedTable = { table: 'project_groups', idPrefix: 'ProjectGroups', columns: ['environment_ids'], orderBy: 'lower(name), id' };
+/** `project_group_id`, `lifecycle_id`: the project's references, constrained by foreign keys. */
+export const projectTable: ScopedTable = { table: 'projects', idPrefix: 'Projects', columns: ['project_group_id', 'lifecycle_id'], orderBy: 'lower(name), id' };
+/** `project_id`, `lifecycle_id` (null: the project's), `is_default`: one default channel per project. */
+export const channelTable: ScopedTable = { table: 'channels', idPrefix: 'Channels', columns: ['project_id', 'lifecycle_id', 'is_default'], orderBy: 'project_id, NOT is_default, lower(name), id' };
