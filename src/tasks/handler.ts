@@ -51,6 +51,11 @@ export interface TaskHandler<A extends TaskArguments = TaskArguments> {
   readonly quiet?: boolean;
   readonly argumentsSchema: TSchema;
   readonly permissions: TaskPermissions;
+  /**
+   * The route that queues tasks of this type (a deployment queues its Deploy task with the deployment
+   * row); the generic task routes then refuse to queue or re-run one and name that route instead.
+   */
+  readonly queuedBy?: string;
   /** Checks beyond the schema and normalisation (defaults); returns every problem in `errors`. */
   prepare?(args: A, errors: string[]): ParsedArguments<A>;
   run(ctx: TaskContext<A>): Promise<Outcome>;

@@ -43,6 +43,11 @@ export interface ScriptOptions {
   readonly deadManMs?: number;
   readonly log: LogBlock;
   readonly services: ScriptServices;
+  /**
+   * An output variable the script set (`set_octopusvariable name value [-sensitive]`), heard before
+   * any later line of the script is logged, so a sensitive one is masked from then on.
+   */
+  readonly onVariable?: (name: string, value: string, sensitive: boolean) => void;
   /** Named in errors (which node lacks PowerShell). */
   readonly nodeName: string;
 }
@@ -66,6 +71,11 @@ new_octopusartifact() {
 write_highlight() { echo "##octopus[writeLog category='SGlnaGxpZ2h0' message='$(printf %s "$*" | base64 -w0)']"; }
 write_warning() { echo "##octopus[writeLog category='V2FybmluZw==' message='$(printf %s "$*" | base64 -w0)']"; }
 write_verbose() { echo "##octopus[writeLog category='VmVyYm9zZQ==' message='$(printf %s "$*" | base64 -w0)']"; }
+set_octopusvariable() {
+  local sensitive=""; [ "\${3:-}" = "-sensitive" ] && sensitive=" sensitive='$(printf True | base64 -w0)'"
+  echo "##octopus[setVariable name='$(printf %s "$1" | base64 -w0)' value='$(printf %s "\${2:-}" | base64 -w0)'$sensitive]"
+}
+get_octopusvariable() { printenv "$1"; }
 `;
 
 const POWERSHELL_PREAMBLE = `
@@ -75,6 +85,13 @@ function New-OctopusArtifact([string]$Path, [string]$Name) {
   $full = (Resolve-Path -LiteralPath $Path).Path
   if (-not $Name) { $Name = Split-Path -Leaf $full }
   Write-Host "##octopus[createArtifact path='$(Convert-ToOctopusBase64 $full)' name='$(Convert-ToOctopusBase64 $Name)']"
+}
+# Octopus's variable dictionary: every variable of the deployment is also in the environment.
+$OctopusParameters = @{}
+Get-ChildItem env: | ForEach-Object { $OctopusParameters[$_.Name] = $_.Value }
+function Set-OctopusVariable([string]$Name, [string]$Value, [switch]$Sensitive) {
+  $s = if ($Sensitive) { " sensitive='$(Convert-ToOctopusBase64 'True')'" } else { '' }
+  Write-Host "##octopus[setVariable name='$(Convert-ToOctopusBase64 $Name)' value='$(Convert-ToOctopusBase64 $Value)'$s]"
 }
 function Write-Highlight([string]$Message) { Write-Host "##octopus[writeLog category='SGlnaGxpZ2h0' message='$(Convert-ToOctopusBase64 $Message)']" }
 $ErrorActionPreference = 'Stop'
@@ -241,6 +258,12 @@ export async function runScript(o: ScriptOptions): Promise<Outcome> {
         pending.push(o.services.createArtifact(decode(path), decode(name)).then(
           () => o.log.info(`Artifact ${decode(name)} collected`),
           (err) => { serviceFailures.push(errorMessage(err)); return o.log.error(`Could not collect artifact ${decode(name)}: ${errorMessage(err)}`); }));
+        return;
+      }
+    } else if (line.startsWith('##octopus[setVariable')) {
+      const name = attr(line, 'name');
+      if (name !== undefined) {
+        o.onVariable?.(decode(name), decode(attr(line, 'value') ?? ''), decode(attr(line, 'sensitive') ?? '').toLowerCase() === 'true');
         return;
       }
     } else if (line.startsWith('##octopus[writeLog')) {

@@ -39,6 +39,7 @@ const createBody = {
 export function validateNewTask(registry: TaskRegistry, body: Record<string, unknown>, space: string, user: string | null): NewTask {
   const name = body.Name as string;
   const handler = registry.require(name);
+  if (handler.queuedBy) throw new InputError(`Tasks of type ${name} are not queued through this route; use ${handler.queuedBy}.`);
   const errors: string[] = [];
   let parsed: ParsedArguments<Record<string, unknown>> | undefined;
   try {
@@ -148,6 +149,8 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const t = await taskOr404(ctx, req);
       if (!FINAL_STATES.includes(t.state)) throw new ConflictError(`Task ${t.id} is still ${t.state}; only a finished task can be re-run.`);
       requirePermission(req, permissionFor(ctx, t.name, 'rerun'));
+      const queuedBy = ctx.registry.get(t.name)?.queuedBy;
+      if (queuedBy) throw new InputError(`A ${t.name} task is not re-run through this route; queue a new one with ${queuedBy}.`);
       const task = await insertTask(ctx.pool, {
         spaceId: t.spaceId, name: t.name, description: t.description, arguments: t.arguments,
         retryOnNodeFailure: t.retryOnNodeFailure, concurrencyTag: t.concurrencyTag, timeoutSeconds: t.timeoutSeconds,
