@@ -53,6 +53,8 @@ export const CLAIM_TASKS_SQL = `WITH free AS (
      WHERE t.id = ANY (ARRAY(
        SELECT q.id FROM server_tasks q
        WHERE q.state = 'Queued'
+         -- A space whose task queue is stopped keeps its tasks queued (one InitPlan, not a probe per row).
+         AND q.space_id <> ALL (ARRAY(SELECT s.id FROM spaces s WHERE s.task_queue_stopped))
          -- A tagged task waits while its tag runs, and behind older queued tasks of its tag (FIFO per
          -- tag); both checks are index probes (server_tasks_one_per_tag, server_tasks_queued_tag).
          AND (q.concurrency_tag IS NULL OR (

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Notifications } from '../../cluster/notifications.js';
-import { getTask, LOG_CHANNEL } from '../../tasks/queries.js';
-import { FINAL_STATES, type TaskRow } from '../../tasks/types.js';
+import { LOG_CHANNEL } from '../../tasks/queries.js';
+import type { TaskRow } from '../../tasks/types.js';
 import { taskDetails } from '../../tasks/present.js';
-import { listLogFiles, openLog, type LogFile } from '../../tasks/logFiles.js';
 import { rawLog } from '../../tasks/logRaw.js';
-import { attemptClosed, LogCursor, readEvents } from '../../tasks/logStream.js';
+import { LogCursor } from '../../tasks/logStream.js';
+import { followTaskLog } from '../../tasks/logFollow.js';
 import { boolParam, intParam, stringParam } from '../query.js';
 import type { ApiContext } from '../context.js';
 import { PREFIXES, taskOr404 } from './tasks.js';
@@ -50,10 +50,6 @@ function onLogWritten(n: Notifications, taskId: string, wake: () => void): () =>
   return () => { set.delete(wake); if (!set.size) byTask.delete(taskId); };
 }
 
-// After a task ended without its last attempt being closed (its node died), recovery writes its
-// note just after committing the outcome: a stream waits this long for it before ending.
-const NOTE_GRACE_MS = 2_000;
-
 /**
  * Server-Sent Events with a task's log as it is written, from any node: `block` and `log` events
  * read from the shared files a bounded batch at a time, each with an `id:` cursor that a
@@ -77,53 +73,15 @@ async function streamLog(ctx: ApiContext, req: FastifyRequest, reply: FastifyRep
     return write(res, [`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: `, Buffer.isBuffer(data) ? data : JSON.stringify(data), '\n\n'], () => closed);
   };
   try {
-    let lastState = '';
-    while (!closed) {
-      const current = await getTask(ctx.pool, task.id);
-      if (!current) break;
-      const files = taskLogs ? await listLogFiles(taskLogs, task.id) : [];
-      // Every file to its end, in order, before the state is looked at again; each read is one
-      // bounded batch, sent (and drained by the socket) before the next is read.
-      for (const f of files) {
-        const fh = await openLog(f.path);
-        if (!fh) continue;
-        try {
-          for (let more = true; more && !closed;) {
-            const r = await readEvents(fh, f, cursor.get(f), task.id);
-            for (const e of r.events) {
-              cursor.set(f, e.offset);
-              await send(e.event, e.json);
-            }
-            cursor.set(f, r.next);
-            more = r.more;
-          }
-        } finally {
-          await fh.close();
-        }
-      }
-      if (current.state !== lastState) {
-        await send('state', { State: current.state, ServerNode: current.serverNode?.replace(/^OctopusServerNodes-/, '') ?? null });
-        lastState = current.state;
-      }
-      if (closed || (FINAL_STATES.includes(current.state) && await logComplete(current, files))) break;
-      await new Promise<void>((r) => { const t = setTimeout(r, 1000); wake = () => { clearTimeout(t); r(); }; });
-      wake = undefined;
-    }
+    await followTaskLog({
+      db: ctx.pool, taskLogs, taskId: task.id, cursor, send, closed: () => closed,
+      pause: (ms) => new Promise<void>((r) => { const t = setTimeout(r, ms); wake = () => { clearTimeout(t); r(); }; }).finally(() => { wake = undefined; }),
+    });
     await send('end', {});
   } finally {
     stopListening();
     res.end();
   }
-}
-
-/** A final task's log is complete once its last attempt was closed, a recovery note about it exists, or the grace has passed. */
-async function logComplete(t: TaskRow, files: readonly LogFile[]): Promise<boolean> {
-  const last = files.filter((f) => f.attempt === t.attempt);
-  if (!last.length) return true;
-  if (last.some((f) => f.kind === 'recovery')) return true;
-  if (!t.completedTime || Date.now() - t.completedTime.getTime() > NOTE_GRACE_MS) return true;
-  const attempt = last.find((f) => f.kind === 'attempt');
-  return attempt ? attemptClosed(attempt) : true;
 }
 
 /** Writes, and waits for the socket to drain when its buffer is full (or for the client to go). */
