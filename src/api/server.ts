@@ -16,6 +16,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { lifecycleRoutes } from './routes/lifecycles.js';
 import { projectGroupRoutes } from './routes/projectGroups.js';
 import { projectRoutes } from './routes/projects.js';
+import { eventRoutes } from './routes/events.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -60,6 +61,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   lifecycleRoutes(app, ctx);
   projectGroupRoutes(app, ctx);
   projectRoutes(app, ctx);
+  eventRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -5,10 +5,13 @@ import type { User } from './users.js';
  * (through the API's `requirePermission`), and task routes ask for the permissions their task
  * type's handler declares; teams and roles will only change who holds what, here.
  */
-export const PERMISSIONS = ['AdministerSystem', 'UserView', 'UserEdit', 'TaskView', 'TaskCreate', 'TaskCancel', 'TaskEdit', 'ArtifactView', 'EnvironmentView', 'EnvironmentEdit', 'LifecycleView', 'LifecycleEdit', 'ProjectGroupView', 'ProjectGroupEdit', 'ProjectView', 'ProjectEdit', 'ProcessView', 'ProcessEdit', 'VariableView', 'VariableEdit', 'ReleaseView', 'ReleaseCreate', 'DeploymentView', 'DeploymentCreate', 'FeedView'] as const;
+export const PERMISSIONS = ['AdministerSystem', 'UserView', 'UserEdit', 'TaskView', 'TaskCreate', 'TaskCancel', 'TaskEdit', 'ArtifactView', 'EnvironmentView', 'EnvironmentEdit', 'LifecycleView', 'LifecycleEdit', 'ProjectGroupView', 'ProjectGroupEdit', 'ProjectView', 'ProjectEdit', 'ProcessView', 'ProcessEdit', 'VariableView', 'VariableEdit', 'ReleaseView', 'ReleaseCreate', 'DeploymentView', 'DeploymentCreate', 'FeedView', 'EventView'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-/** Until teams and roles exist: what every active user holds. An administrator (made by `cuttle admin`) holds every permission. */
+/**
+ * Until teams and roles exist: what every active user holds. An administrator (made by `cuttle admin`) holds every permission,
+ * and only an administrator reads the audit events (EventView).
+ */
 const EVERY_USER: ReadonlySet<Permission> = new Set(['TaskView', 'TaskCreate', 'TaskCancel', 'ArtifactView', 'EnvironmentView', 'LifecycleView', 'ProjectGroupView',
   // Octopus's project viewers and deployers: read the projects, create releases and deploy them; changing them is an administrator's.
   'ProjectView', 'ProcessView', 'VariableView', 'ReleaseView', 'ReleaseCreate', 'DeploymentView', 'DeploymentCreate', 'FeedView']);

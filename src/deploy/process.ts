@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { recordEvent } from './events.js';
 import { selectProcess, updateProcess, type ProcessRow } from './projectQueries.js';
 import { lockedIdsOf, selectScoped } from './queries.js';
 import type { Actor } from './scoped.js';
@@ -163,7 +164,7 @@ export async function getProcess(db: Queryable, spaceId: string, by: { id?: stri
 }
 
 /** Replaces the process; a `Version` other than the stored one is a 409 (someone saved in between). */
-export async function modifyProcess(pool: Pool, spaceId: string, by: { id?: string; projectId?: string }, input: ProcessInput, _actor: Actor): Promise<ProcessRow> {
+export async function modifyProcess(pool: Pool, spaceId: string, by: { id?: string; projectId?: string }, input: ProcessInput, actor: Actor): Promise<ProcessRow> {
   return withTransaction(pool, async (c) => {
     const current = await selectProcess(c, spaceId, by, true);
     if (!current) await getProcess(c, spaceId, by);
@@ -176,7 +177,16 @@ export async function modifyProcess(pool: Pool, spaceId: string, by: { id?: stri
     const errors: string[] = [];
     const steps = await checkSteps(c, spaceId, row.project_id, input, errors);
     if (errors.length) throw new InputError('The deployment process cannot be saved: ' + errors.join(' '), errors);
-    return updateProcess(c, row.id, steps);
+    const saved = await updateProcess(c, row.id, steps);
+    const project = await selectScoped(c, projectTable, spaceId, row.project_id);
+    await recordEvent(c, {
+      spaceId, category: 'Modified', actor,
+      message: `Modified the deployment process of project "${project?.name ?? row.project_id}"`,
+      relatedDocumentIds: [row.id, row.project_id, spaceId],
+      projectId: row.project_id,
+      changes: { before: { Id: row.id, Version: row.version, Steps: row.steps }, after: { Id: saved.id, Version: saved.version, Steps: saved.steps } },
+    });
+    return saved;
   });
 }
 

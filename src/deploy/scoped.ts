@@ -4,9 +4,11 @@
 import pg from 'pg';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { recordEvent, type EventCategory } from './events.js';
 import { deleteScoped, insertScoped, selectScoped, selectScopedPage, updateScoped, type Page, type PageQuery, type ScopedRow, type ScopedTable } from './queries.js';
+import { environmentTable, projectTable } from './tables.js';
 
-/** Who makes a change; the audit events of a later part record it. */
+/** Who makes a change; its audit event records it. */
 export interface Actor { readonly userId: string; readonly username: string }
 
 /** A document as the API validated it: Octopus field names, `Name` always present. */
@@ -61,6 +63,30 @@ async function checked<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, 
   return doc;
 }
 
+/** The document an audit event shows before and after a change: the resource as stored. */
+function documentOf(row: ScopedRow): Record<string, unknown> {
+  return { Id: row.id, SpaceId: row.space_id, Name: row.name, ...row.doc };
+}
+
+/**
+ * The change's audit event, in its transaction: `Created environment "Production"`, related to the
+ * resource and its space (and project: a project's own, a channel's).
+ */
+async function audit(db: Queryable, kind: ScopedKind, category: EventCategory, row: ScopedRow, actor: Actor, changes: { before?: unknown; after?: unknown }, renamedFrom?: string): Promise<void> {
+  const projectId = kind.table === projectTable ? row.id : typeof row.project_id === 'string' ? row.project_id : undefined;
+  const renamed = renamedFrom !== undefined && renamedFrom !== row.name ? ` (renamed from "${renamedFrom}")` : '';
+  await recordEvent(db, {
+    spaceId: row.space_id,
+    category,
+    message: `${category} ${kind.noun} "${row.name}"${renamed}`,
+    actor,
+    relatedDocumentIds: [row.id, row.space_id],
+    ...(projectId !== undefined ? { projectId } : {}),
+    ...(kind.table === environmentTable ? { environmentId: row.id } : {}),
+    changes,
+  });
+}
+
 /** Runs a change in one transaction; a name taken meanwhile (on any node) is the 409 it should be. */
 async function change<T>(pool: Pool, kind: ScopedKind, spaceId: string, name: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   try {
@@ -90,34 +116,35 @@ export async function createScoped<D extends ScopedDoc>(pool: Pool, kind: Scoped
 }
 
 /** A create inside the caller's transaction (a new space's default lifecycle and project group). */
-export async function createScopedIn<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, spaceId: string, input: D, _actor: Actor): Promise<ScopedRow> {
+export async function createScopedIn<D extends ScopedDoc>(db: Queryable, kind: ScopedKind<D>, spaceId: string, input: D, actor: Actor): Promise<ScopedRow> {
   const doc = await checked(db, kind, spaceId, input);
   const row = await insertScoped(db, kind.table, spaceId, doc.Name, docOf(doc), kind.columns(doc));
   await kind.created?.(db, spaceId, row, doc);
-  // Seam: the audit event (a later part) is written here, in the same transaction, by _actor.
+  // One event for the resource (what it brings with it, a project's process say, is part of it).
+  await audit(db, kind, 'Created', row, actor, { after: documentOf(row) });
   return row;
 }
 
 /** Replaces the whole document (Octopus's PUT). */
-export async function modifyScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, id: string, input: D, _actor: Actor): Promise<ScopedRow> {
+export async function modifyScoped<D extends ScopedDoc>(pool: Pool, kind: ScopedKind<D>, spaceId: string, id: string, input: D, actor: Actor): Promise<ScopedRow> {
   return change(pool, kind as unknown as ScopedKind, spaceId, input.Name.trim(), async (c) => {
     const existing = await selectScoped(c, kind.table, spaceId, id, true);
     if (!existing) throw notFound(kind, spaceId, id);
     const doc = await checked(c, kind, spaceId, input, existing);
-    const row = await updateScoped(c, kind.table, spaceId, id, doc.Name, docOf(doc), kind.columns(doc));
-    // Seam: the audit event (with the document before and after) is written here.
-    return row!;
+    const row = (await updateScoped(c, kind.table, spaceId, id, doc.Name, docOf(doc), kind.columns(doc)))!;
+    await audit(c, kind, 'Modified', row, actor, { before: documentOf(existing), after: documentOf(row) }, existing.name);
+    return row;
   });
 }
 
 /** Deletes the resource unless something still uses it (`usedBy`: a 409 naming the user). */
-export async function deleteScopedResource(pool: Pool, kind: ScopedKind, spaceId: string, id: string, _actor: Actor): Promise<void> {
+export async function deleteScopedResource(pool: Pool, kind: ScopedKind, spaceId: string, id: string, actor: Actor): Promise<void> {
   await withTransaction(pool, async (c) => {
     const row = await selectScoped(c, kind.table, spaceId, id, true);
     if (!row) throw notFound(kind, spaceId, id);
     const user = await kind.usedBy?.(c, spaceId, row);
     if (user !== undefined) throw new ConflictError(`The ${kind.noun} ${id} (${row.name}) cannot be deleted: ${user}`);
     await deleteScoped(c, kind.table, spaceId, id);
-    // Seam: the audit event is written here.
+    await audit(c, kind, 'Deleted', row, actor, { before: documentOf(row) });
   });
 }

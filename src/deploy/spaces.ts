@@ -2,6 +2,7 @@ import pg from 'pg';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, spaceHasActiveTasks, updateSpace, type Page, type PageQuery, type SpaceRow } from './queries.js';
+import { recordEvent, type EventCategory } from './events.js';
 import { DEFAULT_LIFECYCLE_NAME, lifecycleKind } from './lifecycles.js';
 import { DEFAULT_PROJECT_GROUP_NAME, projectGroupKind } from './projectGroups.js';
 import { createScopedIn, duplicateName, type Actor } from './scoped.js';
@@ -38,6 +39,17 @@ function checked(input: SpaceDoc, existing: SpaceRow | undefined): { name: strin
   };
 }
 
+/** The space as an audit event shows it before and after a change. */
+function documentOf(s: SpaceRow): Record<string, unknown> {
+  return { Id: s.id, Name: s.name, IsDefault: s.is_default, TaskQueueStopped: s.task_queue_stopped, ...s.doc };
+}
+
+/** A space's own change is an event of that space (kept after the space is deleted). */
+async function audit(db: Queryable, category: EventCategory, s: SpaceRow, actor: Actor, changes: { before?: unknown; after?: unknown }, renamedFrom?: string): Promise<void> {
+  const renamed = renamedFrom !== undefined && renamedFrom !== s.name ? ` (renamed from "${renamedFrom}")` : '';
+  await recordEvent(db, { spaceId: s.id, category, message: `${category} space "${s.name}"${renamed}`, actor, relatedDocumentIds: [s.id], changes });
+}
+
 async function named<T>(name: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -61,27 +73,28 @@ export async function createSpace(pool: Pool, input: SpaceDoc, actor: Actor): Pr
   const s = checked(input, undefined);
   return named(s.name, () => withTransaction(pool, async (c) => {
     const row = await insertSpace(c, s.name, s.stopped, s.doc);
+    await audit(c, 'Created', row, actor, { after: documentOf(row) });
     // What a client takes as `list({take: 1}).Items[0]` right after creating the space (migration
     // 007 gave the spaces that existed before the same). A lifecycle with no phases allows every
-    // environment. Seam: the built-in feed (packages) and the audit event are written here too.
+    // environment (each is an event of its own). Seam: the built-in feed (packages) is written here too.
     await createScopedIn(c, lifecycleKind, row.id, { Name: DEFAULT_LIFECYCLE_NAME }, actor);
     await createScopedIn(c, projectGroupKind, row.id, { Name: DEFAULT_PROJECT_GROUP_NAME }, actor);
     return row;
   }));
 }
 
-export async function modifySpace(pool: Pool, id: string, input: SpaceDoc, _actor: Actor): Promise<SpaceRow> {
+export async function modifySpace(pool: Pool, id: string, input: SpaceDoc, actor: Actor): Promise<SpaceRow> {
   return named(input.Name.trim(), () => withTransaction(pool, async (c) => {
     const existing = await selectSpace(c, id, true);
     if (!existing) throw new NotFoundError(`There is no space ${id}; list the spaces with GET /api/spaces.`);
     const s = checked(input, existing);
-    const row = await updateSpace(c, id, s.name, s.stopped, s.doc);
-    // Seam: the audit event is written here.
-    return row!;
+    const row = (await updateSpace(c, id, s.name, s.stopped, s.doc))!;
+    await audit(c, 'Modified', row, actor, { before: documentOf(existing), after: documentOf(row) }, existing.name);
+    return row;
   }));
 }
 
-export async function deleteSpace(pool: Pool, id: string, _actor: Actor): Promise<void> {
+export async function deleteSpace(pool: Pool, id: string, actor: Actor): Promise<void> {
   await withTransaction(pool, async (c) => {
     const s = await selectSpace(c, id, true);
     if (!s) throw new NotFoundError(`There is no space ${id}; list the spaces with GET /api/spaces.`);
@@ -95,6 +108,6 @@ export async function deleteSpace(pool: Pool, id: string, _actor: Actor): Promis
       throw new ConflictError(`The space ${id} (${s.name}) still has queued or running tasks; cancel them or wait for them to finish, then delete it.`);
     }
     await deleteStoppedSpace(c, id);
-    // Seam: the audit event is written here.
+    await audit(c, 'Deleted', s, actor, { before: documentOf(s) });
   });
 }

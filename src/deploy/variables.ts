@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { decrypt, encrypt, type MasterKey } from '../crypto/masterKey.js';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { recordEvent } from './events.js';
 import { selectProcess, selectVariableSet, updateVariableSet, type VariableSetRow } from './projectQueries.js';
-import { TAKE_EVERYTHING, lockedIdsOf, selectScopedPage, type ScopedRow } from './queries.js';
+import { TAKE_EVERYTHING, lockedIdsOf, selectScoped, selectScopedPage, type ScopedRow } from './queries.js';
 import type { Actor } from './scoped.js';
-import { channelTable, environmentTable } from './tables.js';
+import { channelTable, environmentTable, projectTable } from './tables.js';
 import type { StepDoc } from './process.js';
 
 export const SCOPE_KEYS = ['Environment', 'Channel', 'Action', 'Role', 'Machine', 'TenantTag', 'ProcessOwner'] as const;
@@ -107,7 +108,27 @@ export async function getVariableSet(db: Queryable, spaceId: string, id: string)
   return row;
 }
 
-export async function modifyVariableSet(pool: Pool, key: MasterKey, spaceId: string, id: string, input: VariableSetInput, _actor: Actor): Promise<VariableSetRow> {
+/**
+ * The variables as an audit event shows them: never a sensitive value, sealed or not (nor the plain
+ * value one held before it became sensitive: `hidden` are the ids sensitive after the change).
+ */
+function audited(variables: readonly StoredVariable[], hidden: ReadonlySet<string>): object[] {
+  return variables.map((v) => ({
+    Id: v.Id, Name: v.Name, Value: v.IsSensitive || hidden.has(v.Id) ? null : v.Value, Description: v.Description,
+    Scope: v.Scope, IsEditable: v.IsEditable, Type: v.Type, IsSensitive: v.IsSensitive, Prompt: v.Prompt,
+  }));
+}
+
+/** Whether a sensitive variable's value is new or other than before (compared opened: sealing the same value again differs). */
+function sensitiveValueChanged(key: MasterKey, before: ReadonlyMap<string, StoredVariable>, v: StoredVariable): boolean {
+  if (v.Sealed === undefined) return false;
+  const old = before.get(v.Id);
+  if (!old) return true;
+  if (old.Sealed === v.Sealed) return false;
+  return (old.Sealed !== undefined ? decrypt(key, old.Sealed) : (old.Value ?? '')) !== decrypt(key, v.Sealed);
+}
+
+export async function modifyVariableSet(pool: Pool, key: MasterKey, spaceId: string, id: string, input: VariableSetInput, actor: Actor): Promise<VariableSetRow> {
   return withTransaction(pool, async (c) => {
     const row = await selectVariableSet(c, spaceId, id, true);
     if (!row) return getVariableSet(c, spaceId, id);
@@ -117,7 +138,24 @@ export async function modifyVariableSet(pool: Pool, key: MasterKey, spaceId: str
     const errors: string[] = [];
     const variables = await check(c, key, row, input, errors);
     if (errors.length) throw new InputError('The variables cannot be saved: ' + errors.join(' '), errors);
-    return updateVariableSet(c, row.id, variables);
+    const saved = await updateVariableSet(c, row.id, variables);
+    const before = row.variables as StoredVariable[];
+    const beforeById = new Map(before.map((v) => [v.Id, v]));
+    const hidden = new Set(variables.filter((v) => v.IsSensitive).map((v) => v.Id));
+    const changedSecrets = variables.filter((v) => sensitiveValueChanged(key, beforeById, v)).map((v) => `"${v.Name}"`);
+    const project = await selectScoped(c, projectTable, spaceId, row.owner_id);
+    await recordEvent(c, {
+      spaceId, category: 'Modified', actor,
+      message: `Modified the variables of project "${project?.name ?? row.owner_id}"`,
+      relatedDocumentIds: [row.id, row.owner_id, spaceId],
+      projectId: row.owner_id,
+      ...(changedSecrets.length ? { details: `Sensitive values set or changed (never shown): ${changedSecrets.join(', ')}.` } : {}),
+      changes: {
+        before: { Id: row.id, Version: row.version, Variables: audited(before, hidden) },
+        after: { Id: saved.id, Version: saved.version, Variables: audited(saved.variables as StoredVariable[], hidden) },
+      },
+    });
+    return saved;
   });
 }
 
