@@ -25,6 +25,7 @@ import { AUTH_CHANNEL } from './auth/cache.js';
 import { TaskRegistry } from './tasks/handler.js';
 import { noopHandler } from './tasks/handlers/noop.js';
 import { adHocScriptHandler } from './tasks/handlers/adHocScript.js';
+import { deployHandler } from './deploy/deployTask.js';
 import { taskJobs } from './tasks/jobs.js';
 import { recoverOrphans } from './tasks/recovery.js';
 import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL } from './tasks/queries.js';
@@ -65,6 +66,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const sessionUrl = databaseSessionUrl(config, options);
     const pool = await openPool(config.databaseUrl, { max: poolSize.size, applicationName: `cuttle ${config.nodeName}`, log });
     cleanups.push(() => pool.end());
+    // A deployment reads its release and writes its progress through this node's pool.
+    registry.register(deployHandler({ pool, key }));
     const m = await migrate(pool);
     if (m.applied.length) log.info({ applied: m.applied }, 'database schema upgraded');
     const cluster = await requireCluster(pool);
@@ -122,9 +125,9 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     void monitor.check();
 
     // A restarting node first settles what its previous life left running, then takes new work.
-    const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs));
+    const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs, registry));
     await recovered.afterCommit();
-    const scheduler = new Scheduler(pool, config.nodeName, taskJobs(options), log, () => liveness.healthy);
+    const scheduler = new Scheduler(pool, config.nodeName, taskJobs(options, registry), log, () => liveness.healthy);
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const engine = new TaskEngine({

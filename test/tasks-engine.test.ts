@@ -26,11 +26,15 @@ describe('the task engine: handlers, per-script options, fenced writes', () => {
   it('lists the task types its handlers declare, and refuses an unknown one naming those there are', async () => {
     const types = await api(node.url, '/api/tasks/tasktypes', K);
     assert.equal(types.status, 200);
-    assert.deepEqual(types.body.map((t: any) => t.Name).sort(), ['AdHocScript', 'Noop']);
+    assert.deepEqual(types.body.map((t: any) => t.Name).sort(), ['AdHocScript', 'Deploy', 'Noop']);
     assert.ok(types.body.every((t: any) => typeof t.Description === 'string' && t.Description.length > 0));
-    const bad = await api(node.url, '/api/tasks', { ...K, body: { Name: 'Deploy' } });
+    const bad = await api(node.url, '/api/tasks', { ...K, body: { Name: 'Health' } });
     assert.equal(bad.status, 400);
-    assert.match(bad.body.ErrorMessage, /"Deploy" cannot be queued here; use one of .*AdHocScript.*Noop|Noop.*AdHocScript/);
+    assert.match(bad.body.ErrorMessage, /"Health" cannot be queued here; use one of .*AdHocScript/);
+    // A deployment is queued with its deployment row, never through the generic route.
+    const deploy = await api(node.url, '/api/tasks', { ...K, body: { Name: 'Deploy', Arguments: { DeploymentId: 'Deployments-1' } } });
+    assert.equal(deploy.status, 400);
+    assert.match(deploy.body.ErrorMessage, /not queued through this route; use POST \/api\/\{spaceId\}\/deployments\/create\/untenanted\/v1/);
   });
 
   it('validates arguments against the handler schema and names every problem at once', async () => {

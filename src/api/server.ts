@@ -17,6 +17,8 @@ import { lifecycleRoutes } from './routes/lifecycles.js';
 import { projectGroupRoutes } from './routes/projectGroups.js';
 import { projectRoutes } from './routes/projects.js';
 import { eventRoutes } from './routes/events.js';
+import { releaseRoutes } from './routes/releases.js';
+import { feedRoutes } from './routes/feeds.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -62,6 +64,8 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   projectGroupRoutes(app, ctx);
   projectRoutes(app, ctx);
   eventRoutes(app, ctx);
+  releaseRoutes(app, ctx);
+  feedRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -12,6 +12,7 @@ import { databaseCommand } from './commands/database.js';
 import { doctorCommand } from './commands/doctor.js';
 import { startCommand } from './commands/start.js';
 import { builtinWorkerCommand } from './commands/builtinWorker.js';
+import { deployCommand, releaseCommand } from './commands/deploy.js';
 
 /** Octopus spellings accepted as aliases of Cuttle's flags. */
 const ALIASES: Record<string, string> = {
@@ -41,10 +42,12 @@ function program(): Command {
   const p = new Command('cuttle')
     .description('Cuttle: a highly available deployment automation server that speaks the Octopus Deploy API')
     .version(VERSION)
+    // `release create --version V` is the command's own option, not the program's --version.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, databaseCommand, doctorCommand]) add(p);
+  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, releaseCommand, deployCommand, databaseCommand, doctorCommand]) add(p);
   for (const c of p.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return p;
 }

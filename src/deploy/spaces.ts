@@ -5,6 +5,7 @@ import { deleteStoppedSpace, insertSpace, selectSpace, selectSpacePage, spaceHas
 import { recordEvent, type EventCategory } from './events.js';
 import { DEFAULT_LIFECYCLE_NAME, lifecycleKind } from './lifecycles.js';
 import { DEFAULT_PROJECT_GROUP_NAME, projectGroupKind } from './projectGroups.js';
+import { notifyQueued } from '../tasks/queries.js';
 import { createScopedIn, duplicateName, type Actor } from './scoped.js';
 
 export const DEFAULT_SPACE_ID = 'Spaces-1';
@@ -90,6 +91,9 @@ export async function modifySpace(pool: Pool, id: string, input: SpaceDoc, actor
     const s = checked(input, existing);
     const row = (await updateSpace(c, id, s.name, s.stopped, s.doc))!;
     await audit(c, 'Modified', row, actor, { before: documentOf(existing), after: documentOf(row) }, existing.name);
+    // Its queue started again: the tasks it kept queued are claimable now, so every node is told at
+    // commit (as when a task is queued) rather than finding them at its next poll.
+    if (existing.task_queue_stopped && !row.task_queue_stopped) await notifyQueued(c);
     return row;
   }));
 }

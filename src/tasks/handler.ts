@@ -5,7 +5,8 @@ import { InputError } from '../errors.js';
 import type { LogBlock, Masker } from './log.js';
 import type { OwnedTask } from './owned.js';
 import type { ScriptOptions } from './runner.js';
-import type { Outcome, TaskRow } from './types.js';
+import type { Queryable } from '../db/pool.js';
+import type { Outcome, TaskRow, TaskState } from './types.js';
 
 /** What a handler's run may use. The flow is one-way: engine → handler → step → script. */
 export interface TaskContext<A = Record<string, unknown>> {
@@ -56,6 +57,12 @@ export interface TaskHandler<A extends TaskArguments = TaskArguments> {
    * row); the generic task routes then refuse to queue or re-run one and name that route instead.
    */
   readonly queuedBy?: string;
+  /**
+   * A task of this type was settled by recovery (its node died and it was not run again): called in
+   * recovery's transaction, so what the handler records about the outcome (a deployment's event)
+   * commits with it.
+   */
+  settledByRecovery?(db: Queryable, task: TaskRow, state: TaskState, message: string): Promise<void>;
   /** Checks beyond the schema and normalisation (defaults); returns every problem in `errors`. */
   prepare?(args: A, errors: string[]): ParsedArguments<A>;
   run(ctx: TaskContext<A>): Promise<Outcome>;

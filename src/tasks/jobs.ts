@@ -5,7 +5,7 @@ import type { RuntimeOptions } from '../config/options.js';
 import type { Queryable } from '../db/pool.js';
 import { markLogsDeleted, numberSetting, pruneOfflineNodes } from './queries.js';
 import { getSharedPaths, resolvePaths } from '../storage/sharedPaths.js';
-import { recoverOrphans } from './recovery.js';
+import { recoverOrphans, type HandlerLookup } from './recovery.js';
 import { taskLogDir } from './log.js';
 
 async function sharedPaths(db: Queryable) {
@@ -13,13 +13,13 @@ async function sharedPaths(db: Queryable) {
 }
 
 /** The cluster-wide jobs that keep the task system healthy; each runs on one node at a time. */
-export function taskJobs(o: RuntimeOptions): ClusterJob[] {
+export function taskJobs(o: RuntimeOptions, handlers?: HandlerLookup): ClusterJob[] {
   return [
     {
       name: 'recover-orphaned-tasks',
       // Often: a dead node's tasks move one grace after a run first saw its lock gone.
       intervalMs: Math.min(250, o.heartbeatMs / 4),
-      run: async (c) => recoverOrphans(c, o.orphanGraceMs, o.offlineThresholdMs, (await sharedPaths(c))?.TaskLogs),
+      run: async (c) => recoverOrphans(c, o.orphanGraceMs, o.offlineThresholdMs, (await sharedPaths(c))?.TaskLogs, handlers),
     },
     {
       name: 'task-log-retention',

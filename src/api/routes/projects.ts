@@ -9,6 +9,9 @@ import { getScoped } from '../../deploy/scoped.js';
 import { getVariableSet, modifyVariableSet, presentVariableSet, type VariableSetInput } from '../../deploy/variables.js';
 import { selectScopedPage, type ScopedRow } from '../../deploy/queries.js';
 import { channelTable } from '../../deploy/tables.js';
+import { selectRelease, type ReleaseRow } from '../../deploy/releaseQueries.js';
+import { processSnapshotIdOf, releaseOfSnapshot, variablesSnapshotIdOf } from '../../deploy/releases.js';
+import { InputError, NotFoundError } from '../../errors.js';
 import { requirePermission } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { bindBody, page, pageQuery } from '../documents.js';
@@ -152,6 +155,22 @@ export function presentChannel(row: ScopedRow, self: string): object {
   };
 }
 
+/** The release a snapshot id belongs to, in this space (404 naming the snapshot otherwise). */
+async function snapshotRelease(ctx: ApiContext, space: string, id: string, releaseId: string): Promise<ReleaseRow> {
+  const release = await selectRelease(ctx.pool, space, releaseId);
+  if (!release || ![processSnapshotIdOf(release), variablesSnapshotIdOf(release)].includes(id)) {
+    throw new NotFoundError(`There is no snapshot ${id} in space ${space}; a release names its own (ProjectDeploymentProcessSnapshotId, ProjectVariableSetSnapshotId).`);
+  }
+  return release;
+}
+
+function presentProcessSnapshot(r: ReleaseRow): object {
+  return {
+    Id: processSnapshotIdOf(r), SpaceId: r.space_id, ProjectId: r.project_id, Version: 0, LastSnapshotId: null, Steps: r.process_snapshot,
+    Links: { Self: `/api/${r.space_id}/deploymentprocesses/${processSnapshotIdOf(r)}`, Project: `/api/${r.space_id}/projects/${r.project_id}`, Release: `/api/${r.space_id}/releases/${r.id}` },
+  };
+}
+
 export function projectRoutes(app: FastifyInstance, ctx: ApiContext): void {
   scopedResourceRoutes(app, ctx, {
     segment: 'projects', itemType: 'Project', kind: projectKind, body: projectBody,
@@ -179,11 +198,16 @@ export function projectRoutes(app: FastifyInstance, ctx: ApiContext): void {
       app.get(`${prefix}/${path}`, { schema: { params: idParams } }, async (req) => {
         requirePermission(req, 'ProcessView');
         const space = await spaceOfRequest(ctx, req);
-        return presentProcess(await getProcess(ctx.pool, space, { [by]: (req.params as { id: string }).id }));
+        const id = (req.params as { id: string }).id;
+        // A release's frozen copy (its ProjectDeploymentProcessSnapshotId).
+        const snapshotOf = by === 'id' ? releaseOfSnapshot(id) : undefined;
+        if (snapshotOf) return presentProcessSnapshot(await snapshotRelease(ctx, space, id, snapshotOf));
+        return presentProcess(await getProcess(ctx.pool, space, { [by]: id }));
       });
       app.put(`${prefix}/${path}`, processBinding, async (req) => {
         requirePermission(req, 'ProcessEdit');
         const space = await spaceOfRequest(ctx, req);
+        if (by === 'id' && releaseOfSnapshot((req.params as { id: string }).id)) throw new InputError('A release\'s snapshot of the deployment process cannot be changed; change the project\'s process and create a new release.');
         const row = await modifyProcess(ctx.pool, space, { [by]: (req.params as { id: string }).id }, req.body as ProcessInput, actorOf(req));
         return presentProcess(row);
       });
@@ -192,11 +216,18 @@ export function projectRoutes(app: FastifyInstance, ctx: ApiContext): void {
     app.get(`${prefix}/variables/:id`, { schema: { params: idParams } }, async (req) => {
       requirePermission(req, 'VariableView');
       const space = await spaceOfRequest(ctx, req);
-      return presentVariableSet(ctx.pool, await getVariableSet(ctx.pool, space, (req.params as { id: string }).id));
+      const id = (req.params as { id: string }).id;
+      const snapshotOf = releaseOfSnapshot(id);
+      if (snapshotOf) {
+        const release = await snapshotRelease(ctx, space, id, snapshotOf);
+        return presentVariableSet(ctx.pool, { id, space_id: space, owner_id: release.project_id, version: 0, variables: release.variables_snapshot });
+      }
+      return presentVariableSet(ctx.pool, await getVariableSet(ctx.pool, space, id));
     });
     app.put(`${prefix}/variables/:id`, variablesBinding, async (req) => {
       requirePermission(req, 'VariableEdit');
       const space = await spaceOfRequest(ctx, req);
+      if (releaseOfSnapshot((req.params as { id: string }).id)) throw new InputError('A release\'s snapshot of the variables cannot be changed; change the project\'s variables and create a new release (or deploy with UpdateVariableSnapshot).');
       const row = await modifyVariableSet(ctx.pool, ctx.key, space, (req.params as { id: string }).id, req.body as VariableSetInput, actorOf(req));
       return presentVariableSet(ctx.pool, row);
     });
