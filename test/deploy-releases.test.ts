@@ -3,7 +3,7 @@
 // output variables between steps, the log tree read through the other node, the lifecycle's phases,
 // release snapshots, cancel, and a node killed with SIGKILL in the middle of a deployment.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -12,7 +12,7 @@ import {
   type DeploymentEnvironment, type DeploymentStep, type Lifecycle, type Project, type Space,
 } from '@octopusdeploy/api-client';
 import {
-  ADMIN_API_KEY, api, assertRefused, readyCluster, recordPid, recordedRunning, refusedWith, startNode, tempDir, waitFor,
+  ADMIN_API_KEY, adminQuery, api, assertRefused, readyCluster, recordPid, recordedRunning, refusedWith, startNode, tempDir, waitFor,
   type NodeProcess, type TestCluster,
 } from './helpers.js';
 
@@ -251,7 +251,7 @@ describe('releases and deployments through the official client on two nodes', ()
         assert.match(raw, new RegExp(`"Second" was interrupted on node ${victim.name}`));
         assert.match(raw, /Not run again: "First" finished \(Success\) on node/);
         assert.match(raw, /second-done/);
-        const seen = readFileSync((await import('node:fs')).readdirSync(marks).filter((f) => f.startsWith('token-seen-')).map((f) => join(marks, f)).pop()!, 'utf8');
+        const seen = readFileSync(readdirSync(marks).filter((f) => f.startsWith('token-seen-')).map((f) => join(marks, f)).pop()!, 'utf8');
         assert.match(seen, /^token token-\d+$/m, 'the output of step one was restored for the re-run step');
       } else {
         assert.equal(t.State, 'Failed');
@@ -283,6 +283,23 @@ describe('releases and deployments through the official client on two nodes', ()
     const release = (await new ReleaseRepository(clientA, space.Name).list({ take: 1 })).Items[0]!;
     assertRefused(await api(a().url, `/api/Spaces-1/releases/${release.Id}`, { apiKey: ADMIN_API_KEY }), 404, /no release/);
     assert.equal((await new DeploymentRepository(clientA, 'Default').list({ take: 100 })).TotalResults, 0);
+
+    // No sensitive value, nor an output variable set -sensitive, is plaintext in any table.
+    const tables = (await adminQuery<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`, [], cluster.databaseUrl)).rows;
+    let seen = 0;
+    for (const { table_name: t } of tables) {
+      const text = (await adminQuery<{ row: string }>(`SELECT x::text AS row FROM "${t}" x`, [], cluster.databaseUrl)).rows.map((r) => r.row).join('\n');
+      seen += text.length;
+      for (const secret of [PASSWORD, 'made-up-secret-42-value', ...MULTI.split('\n')]) assert.ok(!text.includes(secret), `${secret} is plaintext in ${t}`);
+    }
+    assert.ok(seen > 10_000, 'the tables were read');
+    // Nor in any file of the shared storage (task logs are masked as they are written).
+    const files = (readdirSync(cluster.shared, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    assert.ok(files.some((f) => f.parentPath.includes('TaskLogs')), 'the task logs were read');
+    for (const f of files) {
+      const text = readFileSync(join(f.parentPath, f.name), 'utf8');
+      for (const secret of [PASSWORD, 'made-up-secret-42-value', ...MULTI.split('\n')]) assert.ok(!text.includes(secret), `${secret} is plaintext in ${join(f.parentPath, f.name)}`);
+    }
     await assert.rejects(new ReleaseRepository(clientA, 'Default').create({ spaceName: 'Default', ProjectName: 'Web' }), refusedWith(404, /no project named "Web"/));
   });
 });
