@@ -18,8 +18,9 @@ const MAY_IMPORT = {
   storage: ['cluster', 'db', 'crypto'],
   // Task handlers declare the permissions their operations need (auth sits below: db, crypto only).
   tasks: ['storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
-  deploy: ['tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
+  // The feed sits below deployments: a release picks package versions, a package step extracts one.
   packages: ['tasks', 'storage', 'cluster', 'db', 'crypto', 'config'],
+  deploy: ['packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
   api: ['deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
   // The CLI talks to parts through their exported functions, never through the API's presenters;
   // `start` and `run` start a node through the composition root.

@@ -17,6 +17,8 @@ export class UsageError extends CuttleError {}
 export class NotFoundError extends CuttleError {}
 /** The request conflicts with the current state (HTTP 409). */
 export class ConflictError extends CuttleError {}
+/** The request is larger than the server takes (HTTP 413). */
+export class TooLargeError extends CuttleError {}
 export class UnauthorizedError extends CuttleError {}
 export class ForbiddenError extends CuttleError {}
 /** Something in the environment is wrong: database, files, key (exit 1, HTTP 503). */

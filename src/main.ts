@@ -27,6 +27,8 @@ import { noopHandler } from './tasks/handlers/noop.js';
 import { adHocScriptHandler } from './tasks/handlers/adHocScript.js';
 import { deployHandler } from './deploy/deployTask.js';
 import { taskJobs } from './tasks/jobs.js';
+import { packageJobs } from './packages/jobs.js';
+import { recordEvent, systemActor } from './deploy/events.js';
 import { recoverOrphans } from './tasks/recovery.js';
 import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL } from './tasks/queries.js';
 
@@ -66,8 +68,6 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const sessionUrl = databaseSessionUrl(config, options);
     const pool = await openPool(config.databaseUrl, { max: poolSize.size, applicationName: `cuttle ${config.nodeName}`, log });
     cleanups.push(() => pool.end());
-    // A deployment reads its release and writes its progress through this node's pool.
-    registry.register(deployHandler({ pool, key }));
     const m = await migrate(pool);
     if (m.applied.length) log.info({ applied: m.applied }, 'database schema upgraded');
     const cluster = await requireCluster(pool);
@@ -94,6 +94,8 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     const nonce = randomUUID();
     const monitor = new StorageMonitor({ pool, nodeId: liveness.id, nodeName: config.nodeName, nonce, intervalMs: options.storageCheckMs, offlineThresholdMs: options.offlineThresholdMs, log });
     monitor.paths = paths;
+    // A deployment reads its release and writes its progress through this node's pool, and takes its packages from the shared folder.
+    registry.register(deployHandler({ pool, key, packagesDir: () => monitor.paths?.Packages }));
     const notifications = new Notifications(sessionUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, LOG_CHANNEL, 'cuttle_nodes', AUTH_CHANNEL], config.nodeName, log);
     await notifications.start();
     cleanups.push(() => notifications.stop());
@@ -127,7 +129,7 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     // A restarting node first settles what its previous life left running, then takes new work.
     const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs, registry));
     await recovered.afterCommit();
-    const scheduler = new Scheduler(pool, config.nodeName, taskJobs(options, registry), log, () => liveness.healthy);
+    const scheduler = new Scheduler(pool, config.nodeName, [...taskJobs(options, registry), ...packageJobs(options, (db, e) => recordEvent(db, { ...e, actor: systemActor(config.nodeName) }).then(() => undefined))], log, () => liveness.healthy);
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const engine = new TaskEngine({

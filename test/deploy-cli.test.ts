@@ -82,7 +82,7 @@ describe('release and deploy on the command line; a stopped space\'s queue', () 
       ['/api/Spaces-1/releases/create/v1', {}, 400, /ProjectName/],
       ['/api/Spaces-1/releases/create/v1', { ProjectName: 'Shop', ChannelName: 'Nope' }, 404, /no channel named "Nope"/],
       ['/api/Spaces-1/releases/create/v1', { ProjectName: 'Shop', ReleaseVersion: 'not a version!' }, 400, /is not a version/],
-      ['/api/Spaces-1/releases/create/v1', { ProjectName: 'Shop', Packages: ['Thing:1.0.0'] }, 400, /deploys no packages/],
+      ['/api/Spaces-1/releases/create/v1', { ProjectName: 'Shop', Packages: ['Thing:1.0.0'] }, 400, /matches no package step/],
       ['/api/Spaces-1/deployments/create/untenanted/v1', { ProjectName: 'Shop', ReleaseVersion: '0.0.1', EnvironmentNames: [] }, 400, /EnvironmentNames/],
       ['/api/Spaces-1/deployments/create/untenanted/v1', { ProjectName: 'Shop', ReleaseVersion: '0.0.1', EnvironmentNames: ['Dev', 'Nowhere'] }, 404, /no environment named "Nowhere"/],
       ['/api/Spaces-1/deployments/create/untenanted/v1', { ProjectName: 'Shop', ReleaseVersion: '0.0.1', EnvironmentNames: ['Dev'], SpecificMachineNames: ['web01'] }, 400, /built-in worker/],

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { ConflictError, CuttleError, EnvironmentError, ForbiddenError, InputError, NotFoundError, UnauthorizedError, UsageError, errorMessage } from '../errors.js';
+import { ConflictError, CuttleError, EnvironmentError, ForbiddenError, InputError, NotFoundError, TooLargeError, UnauthorizedError, UsageError, errorMessage } from '../errors.js';
 import { isDatabaseUnavailable } from '../db/pool.js';
 
 /** Octopus's error body; the only shape an error response ever has. */
@@ -21,6 +21,7 @@ export function statusOf(err: unknown): number {
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
+  if (err instanceof TooLargeError) return 413;
   if (err instanceof EnvironmentError) return 503;
   return 500;
 }

@@ -19,6 +19,7 @@ import { projectRoutes } from './routes/projects.js';
 import { eventRoutes } from './routes/events.js';
 import { releaseRoutes } from './routes/releases.js';
 import { feedRoutes } from './routes/feeds.js';
+import { packageRoutes } from './routes/packages.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -66,6 +67,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   eventRoutes(app, ctx);
   releaseRoutes(app, ctx);
   feedRoutes(app, ctx);
+  packageRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -15,7 +15,12 @@ import type { TaskContext, TaskHandler } from '../tasks/handler.js';
 import type { BlockStatus, LogBlock } from '../tasks/log.js';
 import type { Outcome } from '../tasks/types.js';
 import { recordEvent, type EventCategory } from './events.js';
-import { PROP, type ActionDoc, type StepDoc } from './process.js';
+import { PACKAGE_ACTION, PROP, type ActionDoc, type StepDoc } from './process.js';
+import type { SelectedPackage } from './releases.js';
+import { archiveKindOf, extractArchive } from '../packages/archive.js';
+import { archiveLimits, isPlainFile, shellQuote, substituteInFiles } from '../packages/install.js';
+import { selectPackageVersion } from '../packages/queries.js';
+import { join } from 'node:path';
 import { selectScoped, type ScopedRow } from './queries.js';
 import { endAction, selectActions, selectDeployment, selectDeploymentOfTask, selectRelease, startAction, type ActionRow, type DeploymentRow, type ReleaseRow, type StoredOutput } from './releaseQueries.js';
 import { selectSpace } from './queries.js';
@@ -81,7 +86,7 @@ function filteredOut(a: ActionDoc, p: Plan): string | undefined {
 /** Why an action cannot run on the built-in worker (it needs deployment targets), or undefined. */
 function needsTargets(step: StepDoc, a: ActionDoc): string | undefined {
   const roles = (a.Properties[PROP.targetRoles] ?? step.Properties[PROP.targetRoles] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
-  if (a.Properties[PROP.runOnServer]?.toLowerCase() === 'true' && !roles.length) return undefined;
+  if ((a.Properties[PROP.runOnServer]?.toLowerCase() === 'true' || a.ActionType === PACKAGE_ACTION) && !roles.length) return undefined;
   const on = roles.length ? `deployment targets with the role${roles.length > 1 ? 's' : ''} ${roles.join(', ')}` : 'deployment targets';
   return `The step "${step.Name}" runs on ${on}, but this version of Cuttle runs steps only on the server's built-in worker; set it to run on the server (Octopus.Action.RunOnServer "true") without target roles.`;
 }
@@ -96,7 +101,10 @@ class DeploymentRun {
   private failure: string | undefined;
   private stopped: Outcome | undefined;
 
-  constructor(private readonly ctx: TaskContext<DeployArguments>, private readonly key: MasterKey, private readonly p: Plan) {
+  private readonly key: MasterKey;
+
+  constructor(private readonly ctx: TaskContext<DeployArguments>, private readonly deps: DeployDeps, private readonly p: Plan) {
+    this.key = deps.key;
     this.sensitiveValues = p.values.filter((v) => v.sensitive && v.value.length > 0).map((v) => v.value);
     ctx.sensitive.add(this.sensitiveValues);
   }
@@ -202,13 +210,16 @@ class DeploymentRun {
     const prior = this.p.previous.get(action.Id);
     const node = this.ctx.nodeName;
     const attempt = this.ctx.task.attempt;
-    if (prior && prior.attempt < attempt && prior.status !== 'Running') {
+    // A package was extracted on the node that died: a later step may need its folder here.
+    const moved = action.ActionType === PACKAGE_ACTION && prior !== undefined && prior.node !== node && prior.status === 'Success';
+    if (moved) await log.info(`"${action.Name}" extracted its package on node ${prior.node}; extracting it again on node ${node}.`);
+    if (prior && prior.attempt < attempt && prior.status !== 'Running' && !moved) {
       this.restore(step, action, prior);
       await log.info(`Not run again: "${action.Name}" finished (${prior.status}) on node ${prior.node} in attempt ${prior.attempt}.`);
       if (prior.status === 'Failed') this.failure ??= `The step "${step.Name}" failed on node ${prior.node}.`;
       return prior.status as ActionStatus;
     }
-    if (prior && prior.attempt < attempt) await log.warn(`"${action.Name}" was interrupted on node ${prior.node} (attempt ${prior.attempt}); running it again on node ${node}.`);
+    if (prior && prior.attempt < attempt && !moved) await log.warn(`"${action.Name}" was interrupted on node ${prior.node} (attempt ${prior.attempt}); running it again on node ${node}.`);
     const targets = needsTargets(step, action);
     if (targets) {
       await log.error(targets);
@@ -219,23 +230,74 @@ class DeploymentRun {
     await this.write((c) => startAction(c, this.p.deployment.id, action.Id, index, node, attempt));
     const dict = this.dictionary(where);
     const produced: Output[] = [];
-    const outcome = await this.ctx.runScript({
+    const onVariable = (name: string, value: string, sensitive: boolean) => {
+      // Kept by its own name: a resumed run registers it again under the action's and step's names.
+      produced.push({ name, value, sensitive: this.addOutput(step, action, name, value, sensitive) });
+    };
+    const outcome = action.ActionType === PACKAGE_ACTION
+      ? await this.runPackage(step, action, index, actionIndex, dict, log, onVariable)
+      : await this.ctx.runScript({
       body: dict.evaluate(action.Properties[PROP.scriptBody] ?? ''),
       syntax: syntaxOf(action),
       // Every variable also reaches the script's environment (get_octopusvariable reads it there).
       env: Object.fromEntries(dict.evaluatedEntries().filter(([n, v]) => !n.includes('=') && !n.includes('\0') && !v.includes('\0'))),
       log,
       folder: `step-${index + 1}-${actionIndex + 1}`,
-      onVariable: (name, value, sensitive) => {
-        // Kept by its own name: a resumed run registers it again under the action's and step's names.
-        produced.push({ name, value, sensitive: this.addOutput(step, action, name, value, sensitive) });
-      },
+      onVariable,
     });
     const status = statusOfOutcome(outcome);
     if (outcome.kind === 'failed') this.failure ??= `The step "${step.Name}" failed: ${outcome.message}`;
     if (outcome.kind === 'canceled' || outcome.kind === 'timedOut') this.stopped = outcome;
     await this.write((c) => endAction(c, this.p.deployment.id, action.Id, index, node, attempt, status, this.sealOutputs(produced)));
     return status;
+  }
+
+  /**
+   * "Deploy a package": the release's version from the feed, extracted into a fresh folder of this
+   * run on this node; variables substituted in the files the step lists; then PreDeploy.sh, Deploy.sh
+   * and PostDeploy.sh from the package root when present, as the built-in worker's user.
+   */
+  private async runPackage(step: StepDoc, action: ActionDoc, index: number, actionIndex: number, dict: VariableDictionary, log: LogBlock,
+    onVariable: (name: string, value: string, sensitive: boolean) => void): Promise<Outcome> {
+    const selected = ((this.p.release.doc.SelectedPackages ?? []) as SelectedPackage[]).find((s) => s.ActionName.toLowerCase() === action.Name.toLowerCase());
+    if (!selected) return { kind: 'failed', message: `Release ${this.p.release.version} chose no package for the step "${action.Name}" (the step was added after the release was made); create a new release.` };
+    const packagesDir = this.deps.packagesDir();
+    const row = await selectPackageVersion(this.deps.pool, this.p.deployment.space_id, selected.PackageId, selected.Version);
+    if (!row || !packagesDir) return { kind: 'failed', message: `The package ${selected.PackageId} ${selected.Version} of release ${this.p.release.version} is no longer in the built-in feed (deleted, or removed by retention); push it again or create a new release.` };
+    await log.info(`Extracting package ${row.package_id} ${row.version} (${Number(row.size)} bytes) on node ${this.ctx.nodeName}`);
+    const folder = await this.ctx.taskFolder(`package-${index + 1}-${actionIndex + 1}`);
+    try {
+      const summary = await extractArchive(join(packagesDir, row.rel_path), archiveKindOf(row.file_extension)!, folder.path, await archiveLimits(this.deps.pool), folder.owner);
+      await log.info(`Extracted ${summary.files} file(s), ${summary.expandedBytes} bytes, into ${folder.path}`);
+    } catch (err) {
+      return { kind: 'failed', message: `The package ${row.package_id} ${row.version} could not be extracted: ${errorMessage(err)}` };
+    }
+    const installed = folder.path;
+    for (const n of ['Octopus.Action.Package.InstallationDirectoryPath', 'Package.InstallationDirectoryPath']) dict.set(n, installed);
+    dict.set('Octopus.Action.Package.PackageId', row.package_id);
+    dict.set('Octopus.Action.Package.PackageVersion', row.version);
+    onVariable('Package.InstallationDirectoryPath', installed, false);
+    const targets = (action.Properties[PROP.substituteTargets] ?? '').split(/[\n,;]/).map((t) => t.trim()).filter(Boolean);
+    if (targets.length && action.Properties[PROP.substituteEnabled]?.toLowerCase() !== 'false') {
+      try {
+        const changed = await substituteInFiles(installed, targets, (t) => dict.evaluate(t), folder.owner);
+        await log.info(changed.length ? `Substituted variables in ${changed.join(', ')}` : `No file matched ${targets.join(', ')} for variable substitution`);
+      } catch (err) {
+        return { kind: 'failed', message: `Variables could not be substituted in the package's files: ${errorMessage(err)}` };
+      }
+    }
+    const env = Object.fromEntries(dict.evaluatedEntries().filter(([n, v]) => !n.includes('=') && !n.includes('\0') && !v.includes('\0')));
+    for (const script of ['PreDeploy.sh', 'Deploy.sh', 'PostDeploy.sh']) {
+      if (!(await isPlainFile(join(installed, script)))) continue;
+      await log.info(`Running ${script}`);
+      // Read and run by the worker's shell, in the package folder: the node never reads a file a script could have swapped.
+      const outcome = await this.ctx.runScript({
+        body: `cd ${shellQuote(installed)} || exit 1\n. ./${script}\n`, syntax: 'Bash', env, log,
+        folder: `step-${index + 1}-${actionIndex + 1}-${script}`, onVariable,
+      });
+      if (outcome.kind !== 'success') return outcome;
+    }
+    return { kind: 'success' };
   }
 
   private async runStep(step: StepDoc, index: number): Promise<void> {
@@ -285,7 +347,9 @@ class DeploymentRun {
 }
 
 /** The handler; it needs the database (its plan and fenced writes) and the master key (sensitive values). */
-export function deployHandler(deps: { readonly pool: Pool; readonly key: MasterKey }): TaskHandler<DeployArguments> {
+export interface DeployDeps { readonly pool: Pool; readonly key: MasterKey; readonly packagesDir: () => string | undefined }
+
+export function deployHandler(deps: DeployDeps): TaskHandler<DeployArguments> {
   return {
     name: DEPLOY_TASK,
     description: 'Deploy a release to an environment',
@@ -314,7 +378,7 @@ export function deployHandler(deps: { readonly pool: Pool; readonly key: MasterK
         return { kind: 'failed', message: `The deployment could not be prepared: ${errorMessage(err)}` };
       }
       if (typeof plan === 'string') return { kind: 'failed', message: plan };
-      return new DeploymentRun(ctx, deps.key, plan).run();
+      return new DeploymentRun(ctx, deps, plan).run();
     },
   };
 }

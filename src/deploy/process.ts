@@ -13,8 +13,11 @@ export const STEP_CONDITIONS = ['Success', 'Failure', 'Always', 'Variable'] as c
 export type StepCondition = (typeof STEP_CONDITIONS)[number];
 export const START_TRIGGERS = ['StartAfterPrevious', 'StartWithPrevious'] as const;
 export const SCRIPT_ACTION = 'Octopus.Script';
-/** The action types this version runs; package steps arrive with the built-in feed. */
-export const ACTION_TYPES = [SCRIPT_ACTION] as const;
+/** "Deploy a package": extracted from the built-in feed on the built-in worker, its scripts run there. */
+export const PACKAGE_ACTION = 'Octopus.TentaclePackage';
+/** The action types this version runs. */
+export const ACTION_TYPES = [SCRIPT_ACTION, PACKAGE_ACTION] as const;
+export const BUILTIN_FEED_ID = 'feeds-builtin';
 
 export const PROP = {
   runOnServer: 'Octopus.Action.RunOnServer',
@@ -23,7 +26,21 @@ export const PROP = {
   scriptBody: 'Octopus.Action.Script.ScriptBody',
   targetRoles: 'Octopus.Action.TargetRoles',
   conditionExpression: 'Octopus.Step.ConditionVariableExpression',
+  packageId: 'Octopus.Action.Package.PackageId',
+  feedId: 'Octopus.Action.Package.FeedId',
+  substituteTargets: 'Octopus.Action.SubstituteInFiles.TargetFiles',
+  substituteEnabled: 'Octopus.Action.SubstituteInFiles.Enabled',
+  enabledFeatures: 'Octopus.Action.EnabledFeatures',
 } as const;
+
+/** The package an action deploys: its first package reference, or the older PackageId property. */
+export function packageOf(a: Pick<ActionDoc, 'Packages' | 'Properties'>): { name: string; packageId: string; feedId: string } | undefined {
+  const ref = a.Packages[0];
+  const packageId = typeof ref?.PackageId === 'string' ? ref.PackageId : a.Properties[PROP.packageId];
+  if (!packageId) return undefined;
+  const feedId = typeof ref?.FeedId === 'string' ? ref.FeedId : a.Properties[PROP.feedId] ?? BUILTIN_FEED_ID;
+  return { name: typeof ref?.Name === 'string' ? ref.Name : '', packageId, feedId };
+}
 
 export interface ActionDoc {
   Id: string;
@@ -97,10 +114,15 @@ async function checkSteps(db: Queryable, spaceId: string, projectId: string, inp
       actionNames.add(aName.toLowerCase());
       const props = { ...(a.Properties ?? {}) };
       if (!(ACTION_TYPES as readonly string[]).includes(a.ActionType)) {
-        errors.push(a.ActionType === 'Octopus.TentaclePackage'
-          ? `${aLabel} deploys a package (Octopus.TentaclePackage), which needs the built-in package feed; this version runs ${ACTION_TYPES.join(', ')} actions.`
-          : `${aLabel} has the action type ${JSON.stringify(a.ActionType)}, which Cuttle does not run; use one of ${ACTION_TYPES.join(', ')}.`);
+        errors.push(`${aLabel} has the action type ${JSON.stringify(a.ActionType)}, which Cuttle does not run; use one of ${ACTION_TYPES.join(', ')}.`);
+      } else if (a.ActionType === PACKAGE_ACTION) {
+        const pkg = packageOf({ Packages: a.Packages ?? [], Properties: props });
+        if (!pkg) errors.push(`${aLabel} deploys a package but names none: add a package reference (Packages: [{PackageId, FeedId: "${BUILTIN_FEED_ID}"}]).`);
+        else if (pkg.feedId !== BUILTIN_FEED_ID) errors.push(`${aLabel} takes its package from the feed ${pkg.feedId}; this version has the built-in feed, ${BUILTIN_FEED_ID}, only.`);
+        else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/.test(pkg.packageId)) errors.push(`${aLabel} names the package id ${JSON.stringify(pkg.packageId)}, which is not a package id.`);
+        if ((a.Packages ?? []).length > 1) errors.push(`${aLabel} references ${(a.Packages ?? []).length} packages; a package step deploys one.`);
       } else if (a.ActionType === SCRIPT_ACTION) {
+        if ((a.Packages ?? []).length) errors.push(`${aLabel} references packages; this version runs inline scripts without referenced packages (use a package step and a later script step).`);
         const source = props[PROP.scriptSource] ?? 'Inline';
         if (source !== 'Inline') errors.push(`${aLabel} takes its script from a ${source === 'Package' ? 'package' : JSON.stringify(source)}; this version runs inline scripts only (${PROP.scriptSource} "Inline").`);
         props[PROP.scriptSource] = 'Inline';

@@ -6,7 +6,8 @@ import semver from 'semver';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { recordEvent } from './events.js';
-import type { StepDoc } from './process.js';
+import { PACKAGE_ACTION, packageOf, type StepDoc } from './process.js';
+import { selectBuildInformation, selectLatestVersion, selectPackageVersion } from '../packages/queries.js';
 import { DEFAULT_VERSION_TEMPLATE, processIdOf, variableSetIdOf } from './projects.js';
 import { selectProcess, selectVariableSet } from './projectQueries.js';
 import type { ScopedRow } from './queries.js';
@@ -99,9 +100,7 @@ export async function createRelease(pool: Pool, spaceId: string, cmd: CreateRele
       const process = await selectProcess(c, spaceId, { projectId: project.id });
       const steps = (process?.steps ?? []) as StepDoc[];
       if (!steps.length) errors.push(`The project ${project.name} has no steps in its deployment process; add a step before creating a release.`);
-      if (cmd.Packages?.length) {
-        errors.push(`Packages were given (${cmd.Packages.join(', ')}), but the deployment process of ${project.name} deploys no packages; leave Packages out.`);
-      }
+      const selected = await selectPackages(c, spaceId, project.name, steps, cmd, errors);
       const template = (project.doc.VersioningStrategy as { Template?: string } | undefined)?.Template ?? DEFAULT_VERSION_TEMPLATE;
       const version = cmd.ReleaseVersion?.trim() || nextVersion(template, await releaseVersionsOf(c, project.id));
       const problem = versionProblem(version);
@@ -121,7 +120,7 @@ export async function createRelease(pool: Pool, spaceId: string, cmd: CreateRele
         spaceId, projectId: project.id, channelId: channel.id, version,
         doc: {
           ReleaseNotes: cmd.ReleaseNotes ?? '', IgnoreChannelRules: cmd.IgnoreChannelRules ?? false, CustomFields: cmd.CustomFields ?? {},
-          SelectedPackages: [], BuildInformation: [], CreatedBy: actor.username,
+          SelectedPackages: selected, BuildInformation: await buildInformationOf(c, spaceId, selected), CreatedBy: actor.username,
         },
         processSnapshot: steps,
         variablesSnapshot: variables?.variables ?? [],
@@ -143,6 +142,51 @@ export async function createRelease(pool: Pool, spaceId: string, cmd: CreateRele
     }
     throw err;
   }
+}
+
+/** Octopus's SelectedPackage, with the package id beside the action it is for. */
+export interface SelectedPackage { ActionName: string; PackageReferenceName: string; PackageId: string; Version: string }
+
+/**
+ * The version of each package the process deploys: from `Packages` (`<package id or action name>:<version>`,
+ * or `<action>:<reference>:<version>`), else `PackageVersion`, else the latest in the feed (the latest
+ * release when there is one). Every choice must be in the feed; the release freezes it.
+ */
+async function selectPackages(db: Queryable, spaceId: string, project: string, steps: StepDoc[], cmd: CreateReleaseCommand, errors: string[]): Promise<SelectedPackage[]> {
+  const wanted = (cmd.Packages ?? []).map((p) => {
+    const parts = p.split(':');
+    if (parts.length < 2 || parts.length > 3 || parts.some((x) => !x.trim())) errors.push(`Packages entry "${p}" is not <package id or action name>:<version> (or <action>:<reference>:<version>).`);
+    return { text: p, key: parts[0]!.trim().toLowerCase(), ref: parts.length === 3 ? parts[1]!.trim().toLowerCase() : undefined, version: parts[parts.length - 1]!.trim(), used: false };
+  });
+  const out: SelectedPackage[] = [];
+  for (const step of steps) {
+    for (const a of step.Actions) {
+      const pkg = a.ActionType === PACKAGE_ACTION ? packageOf(a) : undefined;
+      if (!pkg) continue;
+      const match = wanted.find((w) => (w.key === a.Name.toLowerCase() && (w.ref === undefined || w.ref === pkg.name.toLowerCase())) || (w.ref === undefined && w.key === pkg.packageId.toLowerCase()));
+      if (match) match.used = true;
+      const version = match?.version ?? cmd.PackageVersion?.trim();
+      const row = version ? await selectPackageVersion(db, spaceId, pkg.packageId, version) : await selectLatestVersion(db, spaceId, pkg.packageId);
+      if (!row) {
+        errors.push(version
+          ? `The step "${a.Name}" deploys ${pkg.packageId} ${version}, which is not in the built-in feed of ${spaceId}; push it first (POST /api/${spaceId}/packages/raw).`
+          : `The step "${a.Name}" deploys ${pkg.packageId}, which has no version in the built-in feed of ${spaceId}; push it first (POST /api/${spaceId}/packages/raw).`);
+        continue;
+      }
+      out.push({ ActionName: a.Name, PackageReferenceName: pkg.name, PackageId: row.package_id, Version: row.version });
+    }
+  }
+  for (const w of wanted) if (!w.used) errors.push(`Packages entry "${w.text}" matches no package step of ${project} (by package id or step name).`);
+  return out;
+}
+
+async function buildInformationOf(db: Queryable, spaceId: string, selected: readonly SelectedPackage[]): Promise<object[]> {
+  const out: object[] = [];
+  for (const s of selected) {
+    const info = await selectBuildInformation(db, spaceId, s.PackageId, s.Version);
+    if (info) out.push({ PackageId: info.package_id, Version: info.version, ...info.doc });
+  }
+  return out;
 }
 
 function alreadyExists(project: string, version: string): ConflictError {

@@ -1,3 +1,4 @@
+import { chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
@@ -12,7 +13,7 @@ import { FencedError, OwnedTask } from './owned.js';
 import { CANCEL_CHANNEL, TASKS_CHANNEL, cancellingAmong, claimTasks, finishTask, finishTasks, handBack, notifyLogs, readNodeSettings, stillOwned, type Finish } from './queries.js';
 import { runScript, stoppedOutcome } from './runner.js';
 import type { BuiltinWorker } from './builtinWorker.js';
-import { scriptFolderName } from './workFolder.js';
+import { removeWorkFolder, scriptFolderName } from './workFolder.js';
 import { safeToRerun } from './recovery.js';
 import { outcomeState, type Outcome, type StopReason, type TaskRow } from './types.js';
 
@@ -206,9 +207,10 @@ export class TaskEngine {
     const timer = task.timeoutSeconds ? setTimeout(() => this.stopRun(run, { kind: 'timeout', seconds: task.timeoutSeconds! }), task.timeoutSeconds * 1000) : undefined;
     timer?.unref();
     let outcome: Outcome;
+    const folders: string[] = [];
     try {
       outcome = handler
-        ? await handler.run(this.context(run, writer, masker))
+        ? await handler.run(this.context(run, writer, masker, folders))
         : { kind: 'failed', message: `Node ${this.o.nodeName} does not know how to run tasks of type ${task.name}; run it on a node whose version has that task type.` };
     } catch (err) {
       // A fenced-out write means another node owns the task now: record nothing, stop everything.
@@ -216,6 +218,7 @@ export class TaskEngine {
       outcome = { kind: 'failed', message: errorMessage(err) };
     }
     if (timer) clearTimeout(timer);
+    for (const f of folders) await removeWorkFolder(f, this.o.worker.user);
     // However the handler ended, a stop request decides the state (a canceled script also exits non-zero).
     if (controller.signal.aborted) outcome = stoppedOutcome(controller.signal.reason as StopReason);
     const { state, error } = outcomeState(outcome);
@@ -231,7 +234,7 @@ export class TaskEngine {
   }
 
   /** What the handler gets: the task, its log, the run's signal, fenced writes and the script runner. */
-  private context(run: Running, writer: TaskLogWriter, masker: Masker): TaskContext {
+  private context(run: Running, writer: TaskLogWriter, masker: Masker, folders: string[]): TaskContext {
     const { task } = run;
     const paths = this.o.storage.paths!;
     const owned = new OwnedTask(this.o.pool, task.id, run.token);
@@ -239,6 +242,16 @@ export class TaskEngine {
     let scripts = 0;
     return {
       task, args: task.arguments, nodeName: this.o.nodeName, log: writer.root, signal: run.controller.signal, owned, sensitive: masker,
+      taskFolder: async (name) => {
+        const path = join(workRoot, scriptFolderName(task.id, task.attempt, name));
+        await mkdir(path, { mode: 0o700 });
+        folders.push(path);
+        if (user && user.uid !== process.getuid?.()) {
+          await chown(path, user.uid, user.gid);
+          return { path, owner: { uid: user.uid, gid: user.gid } };
+        }
+        return { path };
+      },
       runScript: (o) => {
         // Outside the node's home, with a name no other script can guess (see workFolder.ts).
         const cwd = join(workRoot, scriptFolderName(task.id, task.attempt, o.folder ?? `script-${++scripts}`));

@@ -23,6 +23,12 @@ export interface TaskContext<A = Record<string, unknown>> {
   readonly sensitive: Masker;
   /** Runs one script on the built-in worker; stops with `signal` unless given a narrower one. */
   runScript(o: RunScriptOptions): Promise<Outcome>;
+  /**
+   * A folder for the whole run (a package extracted for later steps), on this node, beside the
+   * script folders: an unguessable name, mode 0700, owned by the built-in worker's user (`owner`,
+   * absent when scripts run as the node's own user); removed when the run ends.
+   */
+  taskFolder(name: string): Promise<{ readonly path: string; readonly owner?: { readonly uid: number; readonly gid: number } }>;
 }
 
 export type RunScriptOptions = Omit<ScriptOptions, 'signal' | 'services' | 'cwd' | 'nodeName'> & { readonly signal?: AbortSignal; readonly folder?: string };
