@@ -149,12 +149,16 @@ function tarKind(e: TarEntry): 'file' | 'dir' {
 /** Streams the tar (gunzipped when it is) through node-tar's parser, strict: every warning is an error. */
 async function eachTarEntry(file: string, each: (e: TarEntry, path: string, kind: 'file' | 'dir') => Promise<void>): Promise<void> {
   let failure: unknown;
-  const fail = (err: unknown) => { failure ??= err; };
+  let failed!: () => void;
+  const stop = new Promise<void>((resolve) => { failed = resolve; });
+  const fail = (err: unknown) => { failure ??= err; failed(); };
   const pending: Promise<void>[] = [];
   const active = new Set<TarEntry>();
   const parser = new tar.Parser({
     strict: true,
     noResume: true,
+    // Expansion is bounded by our own limits (the settings), which name the setting when they refuse.
+    maxDecompressionRatio: Number.MAX_SAFE_INTEGER,
     onReadEntry: (e) => {
       if (failure) { e.resume(); return; }
       try {
@@ -172,7 +176,7 @@ async function eachTarEntry(file: string, each: (e: TarEntry, path: string, kind
     // Fed by hand (the parser is not a stream): a chunk at a time, waiting while an entry is full.
     for await (const chunk of createReadStream(file)) {
       if (failure) break;
-      if (!parser.write(chunk as Buffer)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), ended]);
+      if (!parser.write(chunk as Buffer) && !failure) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), ended, stop]);
     }
     if (!failure) parser.end();
   } catch (err) {
@@ -239,6 +243,8 @@ export async function extractArchive(file: string, kind: ArchiveKind, dest: stri
   };
   try {
     if (kind === 'zip') {
+      // What the central directory declares first (cheap), then what the entries really hold.
+      await inspectArchive(file, kind, limits);
       await eachZipEntry(file, async (zip, e) => {
         const path = entryPath(e.fileName);
         const k = zipKind(e);
