@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { request } from 'node:http';
+import { get, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +18,7 @@ import { config } from './lib/config.js';
 import { round } from './lib/util.js';
 
 const MB = 1024 * 1024;
-const SIZES = config.quick ? [10, 100] : [10, 100, 1024];
+const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : config.quick ? [10, 100] : [10, 100, 1024];
 const SMALL_FILES = config.quick ? 2000 : 10_000;
 
 function peakMb(pid: number): number {
@@ -76,11 +76,13 @@ async function transfers(n: Node, dir: string): Promise<Record<string, unknown>[
     const up = await timedAsync(async () => { status = await upload(n, file, `Bench${mb}.1.0.0.tar`); });
     if (status !== 201) throw new Error(`push of ${mb} MB answered ${status}`);
     const afterUp = peakMb(pid);
-    const down = await timedAsync(async () => {
-      const r = await fetch(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, { headers: { 'X-Octopus-ApiKey': API_KEY } });
-      if (!r.ok) throw new Error(`download answered ${r.status}`);
-      await pipeline(r.body!, createWriteStream(copy));
-    });
+    // node:http rather than fetch: the client's own stream machinery must not be what is measured.
+    const down = await timedAsync(() => new Promise<void>((resolve, reject) => {
+      get(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, { headers: { 'X-Octopus-ApiKey': API_KEY } }, (res) => {
+        if (res.statusCode !== 200) { reject(new Error(`download answered ${res.statusCode}`)); return; }
+        pipeline(res, createWriteStream(copy)).then(resolve, reject);
+      }).on('error', reject);
+    }));
     if (statSync(copy).size !== size) throw new Error('the download is not the size of the package');
     const afterDown = peakMb(pid);
     rmSync(copy);

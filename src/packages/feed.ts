@@ -83,7 +83,7 @@ export async function pushPackage(p: PushInput, maxBytes: number, limits: Archiv
   });
   let keepTemp = false;
   try {
-    await pipeline(p.data, measure, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+    await pipeline(p.data, measure, createWriteStream(temp, { flags: 'wx', mode: 0o640, highWaterMark: 1024 * 1024 }));
     if (size === 0) throw new InputError(`The package ${p.fileName} is empty; push the archive file itself.`);
     await inspectArchive(temp, kind, limits);
     const sha1 = hash.digest('hex');

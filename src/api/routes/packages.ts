@@ -70,7 +70,7 @@ function auditBy(actor: Actor): FeedAudit {
 
 export function packageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Streamed: nothing of a file is held in memory; a path in the part's file name is kept so it can be refused.
-  void app.register(multipart, { preservePath: true, throwFileSizeLimit: false, limits: { files: 1, fields: 20, parts: 30, fileSize: Number.MAX_SAFE_INTEGER, headerPairs: 100 } });
+  void app.register(multipart, { preservePath: true, throwFileSizeLimit: false, fileHwm: 1024 * 1024, limits: { files: 1, fields: 20, parts: 30, fileSize: Number.MAX_SAFE_INTEGER, headerPairs: 100 } });
 
   for (const prefix of ['/api/:spaceId', '/api']) {
     app.post(`${prefix}/packages/raw`, async (req: FastifyRequest, reply) => {
@@ -127,9 +127,9 @@ export function packageRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${s.size}`).send();
       if (range) {
         return reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${s.size}`).header('Content-Length', range.end - range.start + 1)
-          .send(createReadStream(file, { start: range.start, end: range.end }));
+          .send(createReadStream(file, { start: range.start, end: range.end, highWaterMark: 1024 * 1024 }));
       }
-      return reply.header('Content-Length', s.size).send(createReadStream(file));
+      return reply.header('Content-Length', s.size).send(createReadStream(file, { highWaterMark: 1024 * 1024 }));
     });
 
     app.delete(`${prefix}/packages/:id`, { schema: { params: idParams } }, async (req) => {
