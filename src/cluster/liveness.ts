@@ -278,8 +278,13 @@ export class Liveness extends EventEmitter {
       this.connectionLost(err);
       // Still restarting: the outage deadline decides. Anything else while work goes on: abandon it.
       if (this.outageDeadline && !serverDown(err) && !serverDownMessage(err)) {
-        this.o.log.error({ err: errorMessage(err) }, 'reconnecting failed for another reason than a restart; stopping running tasks');
-        this.abandonWork();
+        // A server on its way down may accept a connection and drop it before saying why
+        // (ECONNRESET): ask again with a fresh probe before giving up on the running work.
+        const verdict = connectionDropped(err) ? await this.probe() : 'cut';
+        if (verdict === 'cut' && this.outageDeadline) {
+          this.o.log.error({ err: errorMessage(err) }, 'reconnecting failed for another reason than a restart; stopping running tasks');
+          this.abandonWork();
+        }
       }
     }
   }
@@ -302,6 +307,12 @@ export class Liveness extends EventEmitter {
       await c.end().catch(() => undefined);
     }
   }
+}
+
+/** The connection was accepted and then dropped without a reason: ambiguous, a probe decides. */
+function connectionDropped(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || /ECONNRESET|EPIPE|Connection terminated unexpectedly/i.test(errorMessage(err));
 }
 
 /** openClient wraps connection errors in a sentence; these are the ones a restart produces. */
