@@ -80,7 +80,5 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     void reply.code(status).type('application/json').send(body);
   });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(errorBody(`There is no resource at ${req.method} ${req.url.split('?')[0]}.`));
-  });
+  // The 404 for what matched no route is the portal's (routes/portal.ts): outside the API it may be a page.
 }

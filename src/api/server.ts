@@ -8,6 +8,7 @@ import { rootRoutes } from './routes/root.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { userRoutes } from './routes/users.js';
 import { portalRoutes } from './routes/portal.js';
+import { configurationRoutes } from './routes/configuration.js';
 import { taskRoutes } from './routes/tasks.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { taskLogRoutes } from './routes/taskLogs.js';
@@ -68,6 +69,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   releaseRoutes(app, ctx);
   feedRoutes(app, ctx);
   packageRoutes(app, ctx);
+  configurationRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }

@@ -20,6 +20,8 @@ export const EVENT_CATEGORIES = {
   DeploymentFailed: 'Deployment failed',
   DeploymentCanceled: 'Deployment canceled',
   TaskCanceled: 'Task canceled',
+  /** Cuttle's own: an administrator had the master key shown in the portal. */
+  MasterKeyViewed: 'Master key viewed',
 } as const;
 
 export type EventCategory = keyof typeof EVENT_CATEGORIES;
