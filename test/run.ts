@@ -14,6 +14,9 @@ const bin = fileURLToPath(new URL('../../bin/cuttle.js', import.meta.url));
 // Unique per run, so two suites sharing one long-lived server never touch each other's databases.
 const TEMPLATE = `cuttle_test_template_${process.pid}_${Date.now().toString(36)}`;
 
+/** Test files that exercise no more of PostgreSQL than any other file does: run against the embedded server only. */
+const NOT_DATABASE_FACING = ['portal', 'packages-large', 'packages-archive', 'packages-hostile', 'packages-names', 'deploy-substitution', 'tasks-log-large', 'crypto'];
+
 async function prepareTemplate(adminUrl: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
@@ -65,7 +68,10 @@ async function main(): Promise<number> {
     if (external && code === 0) {
       await prepareTemplate(external);
       try {
-        code = await runTests(external, `PostgreSQL at ${new URL(external).host}`, files);
+        // The second server checks what depends on the database; files about the browser, archives,
+        // memory under large files or pure logic ran once already and would only double the time.
+        const dbFacing = files.filter((f) => !NOT_DATABASE_FACING.some((n) => f.endsWith(`/${n}.test.js`)));
+        code = await runTests(external, `PostgreSQL at ${new URL(external).host}`, dbFacing);
       } finally {
         await dropTemplate(external);
       }
