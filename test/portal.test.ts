@@ -3,9 +3,12 @@
 // links from every node, a session that works on every node, a node killed with SIGKILL shown
 // offline on the Nodes page and unnoticed by the user, draining from the page.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ADMIN_API_KEY, api, readyCluster, startNode, type NodeProcess } from './helpers.js';
+import * as tar from 'tar';
+import { ADMIN_API_KEY, ADMIN_PASSWORD, api, readyCluster, startNode, tempDir, type NodeProcess } from './helpers.js';
 import { LoadBalancer, browserUnavailable, collectPageErrors, launchBrowser, screenshots, signInThroughPage } from './browser.js';
 
 const skip = browserUnavailable();
@@ -14,10 +17,12 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
   let nodes: NodeProcess[] = [];
   const lb = new LoadBalancer();
   let browser: Browser;
+  let masterKey = '';
 
   before(async () => {
     const names = ['portal-a', 'portal-b', 'portal-c'];
     const cluster = await readyCluster(names);
+    masterKey = cluster.masterKey;
     nodes = await Promise.all(names.map((n, i) => startNode(cluster.homes[i]!, n)));
     await lb.start(nodes);
     browser = await launchBrowser();
@@ -129,6 +134,156 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
       await row.getByRole('button', { name: 'Save' }).click();
       await row.locator('[data-status]').filter({ hasText: /running/i }).waitFor({ timeout: 15_000 });
       assert.equal((await api(nodes[0]!.url, `/api/octopusservernodes/${id}`, { apiKey: ADMIN_API_KEY })).body.IsInMaintenanceMode, false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('queues a script from the Tasks page and shows its log lines as they are written', async () => {
+    const { context, page, errors } = await freshPage();
+    try {
+      await signInThroughPage(page, lb.url);
+      await page.goto(`${lb.url}/tasks`);
+      await page.getByRole('button', { name: 'Run a script' }).click();
+      await page.getByLabel('Script').fill('echo "first line from the portal"; sleep 5; echo "second line from the portal"');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      await page.waitForURL((u) => /^\/tasks\/ServerTasks-\d+$/.test(u.pathname));
+      const log = page.locator('.log');
+      await log.getByText('first line from the portal').first().waitFor({ timeout: 20_000 });
+      // Live: the first line is on the page while the script still sleeps before the second.
+      assert.equal(await log.getByText('second line from the portal').count(), 0, 'the second line is not written yet');
+      await log.getByText('second line from the portal').first().waitFor({ timeout: 20_000 });
+      await page.locator('main').getByText('Success').first().waitFor({ timeout: 20_000 });
+      await screenshots(page, 'task');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('creates an environment, a project with a script step and a sensitive variable, a release, and deploys it, the value masked', async () => {
+    const { context, page, errors } = await freshPage();
+    const secret = 'portal-s3cret-value-7781';
+    try {
+      await signInThroughPage(page, lb.url);
+      await page.goto(`${lb.url}/Spaces-1/infrastructure/environments`);
+      await page.getByRole('button', { name: 'Add environment' }).first().click();
+      await page.getByLabel('Name', { exact: true }).fill('Portal Dev');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('main').getByText('Portal Dev').first().waitFor();
+      await screenshots(page, 'environments');
+
+      await page.goto(`${lb.url}/Spaces-1/projects`);
+      await page.getByRole('button', { name: 'Add project' }).first().click();
+      await page.getByLabel('Name', { exact: true }).fill('Portal Web');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.waitForURL((u) => /\/Spaces-1\/projects\/Projects-\d+$/.test(u.pathname));
+      const project = page.url();
+
+      await page.goto(`${project}/process`);
+      await page.getByRole('button', { name: 'Add step' }).first().click();
+      await page.getByRole('button', { name: /Run a script/ }).first().click();
+      await page.getByLabel('Step name').fill('Say hello');
+      await page.getByLabel('Script', { exact: true }).fill('echo "the password is #{DbPassword}"\necho "deploying to #{Octopus.Environment.Name}"');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Say hello').first().waitFor();
+      await screenshots(page, 'process');
+
+      await page.goto(`${project}/variables`);
+      await page.getByRole('button', { name: 'Add variable' }).first().click();
+      await page.getByLabel('Name', { exact: true }).last().fill('DbPassword');
+      await page.getByLabel('Sensitive').last().check();
+      await page.getByLabel('Value', { exact: true }).last().fill(secret);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.waitForTimeout(500);
+      await page.reload();
+      await page.getByText('DbPassword').first().waitFor();
+      assert.ok(!(await page.content()).includes(secret), 'a sensitive value is never shown back');
+      await screenshots(page, 'variables');
+
+      await page.goto(`${project}/releases`);
+      await page.getByRole('link', { name: 'Create release' }).or(page.getByRole('button', { name: 'Create release' })).first().click();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.waitForURL((u) => /\/releases\/Releases-\d+$/.test(u.pathname));
+      await screenshots(page, 'release');
+      await page.getByLabel('Environment').selectOption({ label: 'Portal Dev' });
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      await page.waitForURL((u) => /^\/tasks\/ServerTasks-\d+$/.test(u.pathname), { timeout: 20_000 });
+      const log = page.locator('.log');
+      await log.getByText('deploying to Portal Dev').first().waitFor({ timeout: 30_000 });
+      await log.getByText('the password is ********').first().waitFor({ timeout: 10_000 });
+      await page.locator('main').getByText('Success').first().waitFor({ timeout: 30_000 });
+      assert.ok(!(await page.content()).includes(secret), 'the task page never shows the sensitive value');
+      await screenshots(page, 'deployment-task');
+
+      await page.goto(`${project}`);
+      await page.getByText('Portal Dev').first().waitFor();
+      await screenshots(page, 'project-overview');
+      await page.goto(`${project}/deployments`);
+      await page.locator('main h1').first().waitFor();
+      await screenshots(page, 'project-deployments');
+      await page.goto(`${lb.url}/Spaces-1`);
+      await page.getByText('Portal Web').first().waitFor();
+      await screenshots(page, 'dashboard');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('uploads a package through the Library page and lists it, downloadable from every node', async () => {
+    const { context, page, errors } = await freshPage();
+    try {
+      const dir = tempDir('cuttle-portal-pkg-');
+      writeFileSync(join(dir, 'index.html'), '<h1>hello from a package</h1>\n');
+      const file = join(dir, 'PortalSite.1.2.3.tar.gz');
+      await tar.create({ file, cwd: dir, gzip: true }, ['index.html']);
+      await signInThroughPage(page, lb.url);
+      await page.goto(`${lb.url}/Spaces-1/library/packages`);
+      await page.getByLabel('Package file').setInputFiles(file);
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await page.locator('main').getByText('PortalSite').first().waitFor({ timeout: 20_000 });
+      await screenshots(page, 'packages');
+      const original = readFileSync(file);
+      for (const n of nodes.slice(0, 2)) {
+        const r = await fetch(`${n.url}/api/Spaces-1/packages/packages-PortalSite.1.2.3/raw`, { headers: { 'X-Octopus-ApiKey': ADMIN_API_KEY } });
+        assert.equal(r.status, 200);
+        assert.ok(Buffer.from(await r.arrayBuffer()).equals(original), `the bytes downloaded from ${n.name} are the ones uploaded`);
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows every main page at laptop and phone widths without an error', async () => {
+    const { context, page, errors } = await freshPage();
+    try {
+      await page.goto(`${lb.url}/sign-in`);
+      await screenshots(page, 'sign-in');
+      await signInThroughPage(page, lb.url);
+      const pages: [string, string][] = [
+        ['projects', '/Spaces-1/projects'], ['library-lifecycles', '/Spaces-1/library/lifecycles'], ['tasks', '/tasks'],
+        ['configuration-users', '/configuration/users'], ['configuration-profile', '/configuration/profile'],
+        ['configuration-audit', '/configuration/audit'], ['configuration-spaces', '/configuration/spaces'],
+        ['configuration-storage', '/configuration/storage'], ['configuration-masterkey', '/configuration/masterkey'],
+      ];
+      for (const [name, path] of pages) {
+        await page.goto(`${lb.url}${path}`);
+        await page.locator('main h1').first().waitFor();
+        await page.waitForLoadState('networkidle').catch(() => undefined);
+        assert.equal(await page.locator('.error-box').count(), 0, `no error on ${path}`);
+        await screenshots(page, name);
+      }
+      // The master key, after the password again; a wrong one is refused in words.
+      await page.goto(`${lb.url}/configuration/masterkey`);
+      await page.getByLabel('Password').fill('not-the-password');
+      await page.getByRole('button', { name: 'Show master key' }).click();
+      await page.locator('.error-box').waitFor();
+      await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await page.getByRole('button', { name: 'Show master key' }).click();
+      await page.getByText(masterKey).waitFor();
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
