@@ -170,6 +170,24 @@ describe('releases and deployments through the official client on two nodes', ()
     await assert.rejects(deploy(clientA, 'Web', '9.9.9', 'Dev'), refusedWith(404, /no release 9\.9\.9/));
   });
 
+  it('filters the task list by project and environment, as the portal Tasks page asks', async () => {
+    const list = async (q: string) => (await api(b().url, `/api/tasks?${q}&take=100`, { apiKey: ADMIN_API_KEY })).body;
+    const all = await list(`project=${project.Id}`);
+    assert.ok(all.TotalResults >= 3, 'Dev, Staging and Prod deployments of Web');
+    assert.ok(all.Items.every((t: { Name: string }) => t.Name === 'Deploy'));
+    const deployments = (await api(a().url, `/api/${space.Id}/deployments?projects=${project.Id}&environments=${envs.prod.Id}`, { apiKey: ADMIN_API_KEY })).body.Items;
+    const prod = await list(`project=${project.Id}&environment=${envs.prod.Id}`);
+    assert.deepEqual(prod.Items.map((t: { Id: string }) => t.Id), deployments.map((d: { TaskId: string }) => d.TaskId));
+    const staging = await list(`environment=${envs.staging.Id}&spaces=${space.Id}`);
+    assert.ok(staging.Items.length >= 1 && staging.Items.every((t: { Description: string }) => / to Staging$/.test(t.Description)));
+    const both = await list(`environment=${envs.staging.Id},${envs.prod.Id}&project=${project.Id}`);
+    assert.equal(both.TotalResults, prod.TotalResults + staging.TotalResults);
+    assert.equal((await list('project=Projects-99999')).TotalResults, 0);
+    const bad = await api(b().url, '/api/tasks?project=Projects-1%25', { apiKey: ADMIN_API_KEY });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.ErrorMessage, /project has "Projects-1%", which is not a project id/);
+  });
+
   it('keeps the release as it was when the process changes, and serves its snapshot', async () => {
     const processes = new DeploymentProcessRepository(clientB, space.Name);
     const process = await processes.get(project);

@@ -23,6 +23,26 @@ import { channelTable, environmentTable, lifecycleTable, projectTable } from './
 /** The task type of a deployment (Octopus's name). */
 export const DEPLOY_TASK = 'Deploy';
 
+/** A deployment's task carries its project and environment as its concurrency tag: one at a time per pair. */
+export function deploymentTag(projectId: string, environmentId: string): string {
+  return `${projectId}/${environmentId}`;
+}
+
+function likeLiteral(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * LIKE patterns over task concurrency tags matching the deployment tasks of any of these projects
+ * (all when none) to any of these environments (all when none); empty when neither is given.
+ */
+export function deploymentTagPatterns(projects: readonly string[], environments: readonly string[]): string[] {
+  if (!projects.length && !environments.length) return [];
+  const ps = projects.length ? projects.map(likeLiteral) : ['%'];
+  const es = environments.length ? environments.map(likeLiteral) : ['%'];
+  return ps.flatMap((p) => es.map((e) => `${p}/${e}`));
+}
+
 /** Octopus's CreateDeploymentUntenantedCommandV1, as bound from a request. */
 export interface CreateDeploymentsCommand {
   ProjectName: string;
@@ -111,7 +131,7 @@ async function queueOne(c: Queryable, spaceId: string, release: ReleaseRow, proj
     spaceId, name: DEPLOY_TASK, description, arguments: { DeploymentId: id },
     // Cuttle's own: a project may let its deployments resume on another node when theirs dies.
     retryOnNodeFailure: project.doc.ResumeDeploymentsOnNodeFailure === true,
-    concurrencyTag: `${project.id}/${environment.id}`,
+    concurrencyTag: deploymentTag(project.id, environment.id),
     timeoutSeconds: null,
     createdBy: actor.userId,
   });

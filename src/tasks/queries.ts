@@ -166,6 +166,8 @@ export interface TaskFilter {
   readonly spaces: readonly string[];
   /** Only these task types (the ones the caller may view); every type when absent. */
   readonly types?: readonly string[];
+  /** Only tasks whose concurrency tag is LIKE one of these (a deployment's project and environment). */
+  readonly tagPatterns?: readonly string[];
 }
 
 export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: TaskRow[]; total: number }> {
@@ -178,6 +180,7 @@ export async function listTasks(db: Queryable, f: TaskFilter): Promise<{ items: 
   if (f.name) add('name = ?', f.name);
   if (f.spaces.length) add('space_id = ANY(?)', f.spaces);
   if (f.types) add('name = ANY(?)', f.types);
+  if (f.tagPatterns?.length) add('concurrency_tag LIKE ANY(?)', f.tagPatterns);
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   // The page and its count in one statement, so one snapshot: a count taken apart from its page
   // disagrees with it while tasks change state. The count stops at EXACT_COUNT_LIMIT (below).

@@ -9,6 +9,7 @@ import { intParam, listParam, stringParam } from '../query.js';
 import { requirePermission } from '../auth.js';
 import { collection } from '../resources.js';
 import { getSpace } from '../../deploy/spaces.js';
+import { deploymentTagPatterns } from '../../deploy/deployments.js';
 import type { ApiContext } from '../context.js';
 
 export const DEFAULT_SPACE = 'Spaces-1';
@@ -91,6 +92,21 @@ export async function taskOr404(ctx: ApiContext, req: FastifyRequest): Promise<T
   return t;
 }
 
+/**
+ * Octopus's `project` and `environment` filters (comma lists of ids): the deployment tasks of
+ * those projects and to those environments. Ids are checked for shape; an unknown one matches nothing.
+ */
+function deploymentFilter(query: unknown): { tagPatterns?: string[] } {
+  const lists = { project: listParam(query, 'project'), environment: listParam(query, 'environment') };
+  for (const [name, ids] of Object.entries(lists)) {
+    if (ids.length > 100) throw new InputError(`The query parameter ${name} names ${ids.length} ids; give at most 100.`);
+    const bad = ids.find((id) => id.length > 200 || !/^[A-Za-z0-9_.-]+$/.test(id));
+    if (bad !== undefined) throw new InputError(`The query parameter ${name} has "${bad.slice(0, 60)}", which is not ${name === 'project' ? 'a project' : 'an environment'} id (such as ${name === 'project' ? 'Projects-1' : 'Environments-1'}).`);
+  }
+  const tagPatterns = deploymentTagPatterns(lists.project, lists.environment);
+  return tagPatterns.length ? { tagPatterns } : {};
+}
+
 export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const prefix of PREFIXES) {
     app.get(`${prefix}/tasks`, async (req) => {
@@ -109,6 +125,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ApiContext): void {
         ...(types ? { types } : {}),
         ...(stringParam(req.query, 'node') ? { node: stringParam(req.query, 'node')! } : {}),
         ...(stringParam(req.query, 'name') ? { name: stringParam(req.query, 'name')! } : {}),
+        ...deploymentFilter(req.query),
       });
       return collection('Task', r.items.map(taskResource), skip, take, r.total, `${space ? `/api/${space}` : '/api'}/tasks`);
     });
