@@ -188,6 +188,28 @@ describe('releases and deployments through the official client on two nodes', ()
     assert.match(bad.body.ErrorMessage, /project has "Projects-1%", which is not a project id/);
   });
 
+  it('serves the dashboard: the latest deployment of each project to each environment, in one space only', async () => {
+    const d = (await api(a().url, `/api/${space.Id}/dashboard`, { apiKey: ADMIN_API_KEY })).body;
+    assert.ok(d.Projects.some((p: { Id: string }) => p.Id === project.Id));
+    assert.deepEqual(d.Environments.map((e: { Name: string }) => e.Name), ['Dev', 'Staging', 'Prod'], 'in environment order');
+    const mine = d.Items.filter((i: { ProjectId: string }) => i.ProjectId === project.Id);
+    assert.equal(mine.length, 3, 'one cell per environment deployed to');
+    for (const env of [envs.dev, envs.staging, envs.prod]) {
+      const newest = (await api(b().url, `/api/${space.Id}/deployments?projects=${project.Id}&environments=${env.Id}&take=1`, { apiKey: ADMIN_API_KEY })).body.Items[0];
+      const cell = mine.find((i: { EnvironmentId: string }) => i.EnvironmentId === env.Id);
+      assert.equal(cell.DeploymentId, newest.Id, `the newest deployment to ${env.Name}`);
+      const release = (await api(b().url, `/api/${space.Id}/releases/${newest.ReleaseId}`, { apiKey: ADMIN_API_KEY })).body;
+      assert.equal(cell.ReleaseVersion, release.Version);
+      const task = (await api(b().url, `/api/tasks/${newest.TaskId}`, { apiKey: ADMIN_API_KEY })).body;
+      assert.equal(cell.State, task.State);
+      assert.equal(cell.TaskId, task.Id);
+    }
+    const other = (await api(b().url, '/api/dashboard', { apiKey: ADMIN_API_KEY })).body;
+    assert.ok(!other.Items.some((i: { ProjectId: string }) => i.ProjectId === project.Id), 'the default space shows none of it');
+    assert.equal((await api(b().url, '/api/Spaces-999/dashboard', { apiKey: ADMIN_API_KEY })).status, 404);
+    assert.equal((await api(b().url, `/api/${space.Id}/dashboard`)).status, 401);
+  });
+
   it('keeps the release as it was when the process changes, and serves its snapshot', async () => {
     const processes = new DeploymentProcessRepository(clientB, space.Name);
     const process = await processes.get(project);

@@ -9,6 +9,7 @@ import { nodeRoutes } from './routes/nodes.js';
 import { userRoutes } from './routes/users.js';
 import { portalRoutes } from './routes/portal.js';
 import { configurationRoutes } from './routes/configuration.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { taskRoutes } from './routes/tasks.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { taskLogRoutes } from './routes/taskLogs.js';
@@ -70,6 +71,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   feedRoutes(app, ctx);
   packageRoutes(app, ctx);
   configurationRoutes(app, ctx);
+  dashboardRoutes(app, ctx);
   portalRoutes(app, ctx);
   return app;
 }
