@@ -146,7 +146,7 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
       await signInThroughPage(page, lb.url);
       await page.goto(`${lb.url}/tasks`);
       await page.getByRole('button', { name: 'Run a script' }).click();
-      await page.getByLabel('Script').fill('echo "first line from the portal"; sleep 5; echo "second line from the portal"');
+      await page.getByLabel('Script', { exact: true }).fill('echo "first line from the portal"; sleep 5; echo "second line from the portal"');
       await page.getByRole('button', { name: 'Run', exact: true }).click();
       await page.waitForURL((u) => /^\/tasks\/ServerTasks-\d+$/.test(u.pathname));
       const log = page.locator('.log');
@@ -175,7 +175,7 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
       await screenshots(page, 'environments');
 
       await page.goto(`${lb.url}/Spaces-1/projects`);
-      await page.getByRole('button', { name: 'Add project' }).first().click();
+      await page.getByRole('button', { name: 'Add project', exact: true }).first().click();
       await page.getByLabel('Name', { exact: true }).fill('Portal Web');
       await page.getByRole('button', { name: 'Save' }).click();
       await page.waitForURL((u) => /\/Spaces-1\/projects\/Projects-\d+$/.test(u.pathname));
@@ -196,9 +196,11 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
       await page.getByLabel('Sensitive').last().check();
       await page.getByLabel('Value', { exact: true }).last().fill(secret);
       await page.getByRole('button', { name: 'Save' }).click();
-      await page.waitForTimeout(500);
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
       await page.reload();
-      await page.getByText('DbPassword').first().waitFor();
+      await page.locator('input[aria-label="Name"]').first().waitFor();
+      assert.equal(await page.locator('input[aria-label="Name"]').first().inputValue(), 'DbPassword');
+      await page.getByLabel('A sensitive value, not shown').first().waitFor();
       assert.ok(!(await page.content()).includes(secret), 'a sensitive value is never shown back');
       await screenshots(page, 'variables');
 
