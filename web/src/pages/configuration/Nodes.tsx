@@ -4,7 +4,7 @@
 // that dies shows as offline within the offline threshold.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Ago, ErrorBox, Loading, Page, StateIcon, TaskLink } from '../../components/ui';
+import { Ago, ConfirmButton, ErrorBox, Loading, Page, StateIcon, TaskLink } from '../../components/ui';
 import { api, qs, type Collection } from '../../lib/api';
 import { useSession } from '../../lib/session';
 import type { Task } from '../../lib/types';
@@ -44,7 +44,12 @@ function NodeCard({ node, tasks, isAdmin }: { node: NodeSummary; tasks: Task[]; 
     },
     onSuccess: async () => { setDirty(false); await client.invalidateQueries({ queryKey: ['nodes'] }); },
   });
+  const remove = useMutation({
+    mutationFn: () => api(`/api/octopusservernodes/${encodeURIComponent(node.Id)}`, { method: 'DELETE' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['nodes'] }),
+  });
   const storage = node.SharedStorage;
+  const offline = node.Status === 'Offline';
   return (
     <article className="card node-card" data-node={node.Name} aria-labelledby={`node-${node.Id}`}>
       <header className="node-head">
@@ -60,7 +65,7 @@ function NodeCard({ node, tasks, isAdmin }: { node: NodeSummary; tasks: Task[]; 
           {storage ? (
             <span className={`badge ${storage.Status === 'Ok' ? 'badge-success' : 'badge-failed'}`}>{storage.Status === 'Ok' ? 'ok' : storage.Status.toLowerCase()}</span>
           ) : <span className="muted">not checked yet</span>}
-          {storage?.CheckedAt ? <span className="muted"> checked <Ago at={storage.CheckedAt} /></span> : null}
+          {storage?.CheckedAt ? <span className="muted"> {offline ? 'last checked' : 'checked'} <Ago at={storage.CheckedAt} />{offline ? ', before it went offline' : ''}</span> : null}
           {storage?.Problems.length ? <ul className="problems">{storage.Problems.map((p) => <li key={p}>{p}</li>)}</ul> : null}
         </dd>
         <dt>Running tasks</dt>
@@ -73,7 +78,14 @@ function NodeCard({ node, tasks, isAdmin }: { node: NodeSummary; tasks: Task[]; 
           )}
         </dd>
       </dl>
-      {isAdmin ? (
+      {isAdmin && offline ? (
+        <div className="node-settings">
+          <p className="muted small">Its tasks were re-queued or failed on the other nodes. It reappears when it starts again.</p>
+          <ErrorBox error={remove.error} />
+          <ConfirmButton className="btn btn-danger" question={`Remove ${node.Name} from the list of nodes? Start it again to bring it back.`} onConfirm={() => remove.mutate()}>Remove from the list</ConfirmButton>
+        </div>
+      ) : null}
+      {isAdmin && !offline ? (
         <form className="node-settings" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
           <div className="form-row">
             <div className="field">
@@ -88,9 +100,10 @@ function NodeCard({ node, tasks, isAdmin }: { node: NodeSummary; tasks: Task[]; 
           </div>
           <ErrorBox error={save.error} />
         </form>
-      ) : (
+      ) : null}
+      {!isAdmin ? (
         <p className="muted">Task cap {node.MaxConcurrentTasks}; {node.IsInMaintenanceMode ? 'draining: takes no new tasks' : 'takes new tasks'}. Administrators can change these.</p>
-      )}
+      ) : null}
     </article>
   );
 }
