@@ -145,7 +145,7 @@ describe('the portal on three nodes behind HAProxy, in a real browser', { skip }
     try {
       await signInThroughPage(page, lb.url);
       await page.goto(`${lb.url}/tasks`);
-      await page.getByRole('button', { name: 'Run a script' }).click();
+      await page.getByRole('button', { name: 'Run a script' }).first().click();
       await page.getByLabel('Script', { exact: true }).fill('echo "first line from the portal"; sleep 5; echo "second line from the portal"');
       await page.getByRole('button', { name: 'Run', exact: true }).click();
       await page.waitForURL((u) => /^\/tasks\/ServerTasks-\d+$/.test(u.pathname));
