@@ -36,7 +36,7 @@ const layerZones = Object.entries(MAY_IMPORT).map(([part, allowed]) => ({
 }));
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'web/', '*.config.js', 'bin/'] },
+  { ignores: ['dist/', 'node_modules/', 'web/dist/', 'web/vite.config.ts', '*.config.js', 'bin/'] },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
@@ -75,6 +75,18 @@ export default defineConfig(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+  {
+    // The portal (web/): the same type-checked rules, against its own tsconfig (DOM, JSX, bundler).
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { project: './web/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
 );

@@ -3,7 +3,6 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import { ApiError } from '../lib/api';
-import type { TaskState } from '../lib/types';
 
 const STATE_LABEL: Record<string, string> = {
   Queued: 'Queued', Executing: 'Running', Cancelling: 'Cancelling', Success: 'Success', Failed: 'Failed',
@@ -11,7 +10,7 @@ const STATE_LABEL: Record<string, string> = {
 };
 
 /** Octopus's colours and icons: success green, failed red, canceled grey, running blue (animated), queued light. */
-export function StateIcon({ state, label = false }: { state: TaskState | string; label?: boolean }) {
+export function StateIcon({ state, label = false }: { state: string; label?: boolean }) {
   const s = state === 'Executing' ? 'Running' : state;
   const glyph: Record<string, string> = {
     Success: '✓', Failed: '✕', TimedOut: '⏱', Canceled: '⊘', Cancelling: '⊘', Running: '', Queued: '◷', Skipped: '↷', Pending: '·', SuccessWithWarning: '!',
@@ -48,7 +47,7 @@ export function Loading({ what = 'Loading' }: { what?: string }) {
 export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
   if (!error) return null;
   const e = error instanceof ApiError ? error : undefined;
-  const message = e?.message ?? (error instanceof Error ? error.message : String(error));
+  const message = e?.message ?? (error instanceof Error ? error.message : typeof error === 'string' ? error : 'Something went wrong; reload the page.');
   return (
     <div className="error-box" role="alert">
       {title ? <strong>{title}</strong> : null}

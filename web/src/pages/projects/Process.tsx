@@ -76,7 +76,7 @@ function StepEditor({ step, onChange, environments, channels, packages }: {
         <>
           <Field label="Package ID" hint="From the built-in feed (Library → Packages). The release picks its version.">{(id) => (
             <>
-              <input id={id} list={`${id}-list`} value={pkgId} onChange={(e) => setAction({ Packages: [{ Id: (action.Packages[0]?.Id as string | undefined) ?? '', Name: '', PackageId: e.target.value, FeedId: 'feeds-builtin', AcquisitionLocation: 'Server', Properties: {} }], Properties: { ...props, 'Octopus.Action.Package.PackageId': e.target.value, 'Octopus.Action.Package.FeedId': 'feeds-builtin' } })} />
+              <input id={id} list={`${id}-list`} value={pkgId} onChange={(e) => setAction({ Packages: [{ Id: typeof action.Packages[0]?.Id === 'string' ? action.Packages[0].Id : '', Name: '', PackageId: e.target.value, FeedId: 'feeds-builtin', AcquisitionLocation: 'Server', Properties: {} }], Properties: { ...props, 'Octopus.Action.Package.PackageId': e.target.value, 'Octopus.Action.Package.FeedId': 'feeds-builtin' } })} />
               <datalist id={`${id}-list`}>{packages.map((p) => <option key={p} value={p} />)}</datalist>
             </>
           )}</Field>

@@ -81,7 +81,7 @@ function reduce(s: LogState, e: LogEvent): LogState {
 
 /** Follows the log stream; EventSource reconnects by itself and sends Last-Event-ID, so nothing repeats. */
 function useLogStream(taskId: string, onState: () => void) {
-  const [log, dispatch] = useReducer(reduce, undefined, () => ({ blocks: new Map(), attempts: new Map(), version: 0 }));
+  const [log, dispatch] = useReducer(reduce, undefined, (): LogState => ({ blocks: new Map<string, Block>(), attempts: new Map<number, Attempt>(), version: 0 }));
   const [connection, setConnection] = useState<'connecting' | 'open' | 'reconnecting' | 'ended' | 'failed'>('connecting');
   const onStateRef = useRef(onState);
   onStateRef.current = onState;
@@ -129,7 +129,7 @@ function BlockView({ id, log, verbose, raw, depth }: { id: string; log: LogState
   // Failed and running blocks open by themselves; the user's choice wins once made.
   const isOpen = open ?? (failed || b.status === 'Running' || depth === 0);
   return (
-    <details className={`log-block depth-${depth}`} open={isOpen} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+    <details className={`log-block depth-${depth}`} open={isOpen} onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>
         <StateIcon state={b.status} />
         <span className="log-block-name">{b.name}</span>
