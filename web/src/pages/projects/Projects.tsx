@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
-import { Dialog, EmptyState, ErrorBox, Field, Loading, Page } from '../../components/ui';
+import { ConfirmButton, Dialog, EmptyState, ErrorBox, Field, Loading, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { spacePath, useSpaceId } from '../../lib/space';
 import type { Lifecycle, Project, ProjectGroup } from '../../lib/types';
@@ -49,6 +49,10 @@ export default function Projects() {
     mutationFn: (v: { Name: string; Description: string }) => api(spacePath(spaceId, 'projectgroups'), { method: 'POST', body: v }),
     onSuccess: async () => { setAdding(undefined); await client.invalidateQueries({ queryKey: ['projectgroups', spaceId] }); },
   });
+  const [editing, setEditing] = useState<ProjectGroup | undefined>();
+  const groupsChanged = async () => { setEditing(undefined); await client.invalidateQueries({ queryKey: ['projectgroups', spaceId] }); };
+  const modifyGroup = useMutation({ mutationFn: (g: ProjectGroup) => api(spacePath(spaceId, `projectgroups/${g.Id}`), { method: 'PUT', body: g }), onSuccess: groupsChanged });
+  const removeGroup = useMutation({ mutationFn: (g: ProjectGroup) => api(spacePath(spaceId, `projectgroups/${g.Id}`), { method: 'DELETE' }), onSuccess: groupsChanged });
   const needle = search.trim().toLowerCase();
   const shown = (projects.data ?? []).filter((p) => !needle || p.Name.toLowerCase().includes(needle));
   const ready = groups.data && lifecycles.data;
@@ -60,7 +64,7 @@ export default function Projects() {
   );
   return (
     <Page title="Projects" actions={actions}>
-      <ErrorBox error={projects.error ?? groups.error ?? lifecycles.error} />
+      <ErrorBox error={projects.error ?? groups.error ?? lifecycles.error ?? removeGroup.error} />
       {projects.isPending ? <Loading what="Loading projects" /> : null}
       {projects.data && projects.data.length === 0 ? (
         <EmptyState title="Add your first project" action={<button type="button" className="btn btn-primary" disabled={!ready} onClick={() => setAdding('project')}>Add project</button>}>
@@ -77,7 +81,13 @@ export default function Projects() {
             if (!inGroup.length && needle) return null;
             return (
               <section key={g.Id} className="card">
-                <h2 className="group-title">{g.Name}</h2>
+                <header className="node-head">
+                  <h2 className="group-title">{g.Name}</h2>
+                  <span className="row-actions">
+                    <button type="button" className="btn btn-small" onClick={() => setEditing(g)} aria-label={`Rename the group ${g.Name}`}>Rename</button>
+                    {inGroup.length === 0 ? <ConfirmButton className="btn btn-small btn-danger" question={`Delete the project group ${g.Name}?`} onConfirm={() => removeGroup.mutate(g)}>Delete</ConfirmButton> : null}
+                  </span>
+                </header>
                 {inGroup.length ? (
                   <ul className="project-tiles">
                     {inGroup.map((p) => (
@@ -97,6 +107,7 @@ export default function Projects() {
         </>
       ) : null}
       {adding === 'project' && groups.data && lifecycles.data ? <AddProject spaceId={spaceId} groups={groups.data} lifecycles={lifecycles.data} onClose={() => setAdding(undefined)} /> : null}
+      {editing ? <NameDialog title={`Rename ${editing.Name}`} open initial={{ Name: editing.Name, Description: editing.Description ?? '' }} onClose={() => setEditing(undefined)} onSave={(v) => modifyGroup.mutate({ ...editing, ...v })} error={modifyGroup.error} busy={modifyGroup.isPending} /> : null}
       {adding === 'group' ? <NameDialog title="Add project group" open onClose={() => setAdding(undefined)} onSave={(v) => addGroup.mutate(v)} error={addGroup.error} busy={addGroup.isPending} /> : null}
     </Page>
   );
