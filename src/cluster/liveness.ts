@@ -238,6 +238,19 @@ export class Liveness extends EventEmitter {
    * and did not restart (only this node's connection died), or the attempt hung or failed otherwise.
    */
   private async probe(): Promise<Verdict> {
+    // A server on its way down may accept a connection and drop it without a reason (ECONNRESET,
+    // "terminated unexpectedly"): that says nothing either way, so ask once or twice more, within
+    // a bounded time; a timeout or an answer decides at once.
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.probeOnce();
+      if (r !== 'dropped') return r;
+      if (attempt >= 3 || performance.now() - started > 600) return 'cut';
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async probeOnce(): Promise<Verdict | 'dropped'> {
     // Short: while it runs, a node that is really cut off still has its scripts, and recovery
     // elsewhere may already count its lock as gone.
     const limit = Math.max(100, Math.min(250, this.o.heartbeatMs / 4));
@@ -251,7 +264,7 @@ export class Liveness extends EventEmitter {
       })();
       return await Promise.race([work, new Promise<Verdict>((resolve) => { timer = setTimeout(() => resolve('cut'), limit); })]);
     } catch (err) {
-      return serverDown(err) ? 'restarting' : 'cut';
+      return serverDown(err) || serverDownMessage(err) ? 'restarting' : connectionDropped(err) ? 'dropped' : 'cut';
     } finally {
       clearTimeout(timer);
       void client.end().catch(() => undefined);
