@@ -12,6 +12,17 @@ interface ItemRow {
 const ALL = { skip: 0, take: TAKE_EVERYTHING, ids: [] };
 const FINAL = new Set(['Success', 'Failed', 'Canceled', 'TimedOut']);
 
+/** Octopus's Duration text: from the start to completion, or to now while it runs; empty while queued. */
+export function durationText(from: Date | null, to: Date | null, now = new Date()): string {
+  if (!from) return '';
+  const s = Math.max(0, Math.round(((to ?? now).getTime() - from.getTime()) / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.floor(m / 60);
+  return `${h} hour${h === 1 ? '' : 's'}`;
+}
+
 export async function dashboard(db: Queryable, spaceId: string): Promise<object> {
   const [projects, groups, environments, items] = await Promise.all([
     selectScopedPage(db, projectTable, spaceId, ALL),
@@ -35,6 +46,7 @@ export async function dashboard(db: Queryable, spaceId: string): Promise<object>
       Id: i.id, DeploymentId: i.id, ProjectId: i.project_id, EnvironmentId: i.environment_id, ReleaseId: i.release_id, ReleaseVersion: i.version,
       TaskId: i.task_id, State: i.state, Created: i.created.toISOString(), QueueTime: i.queue_time.toISOString(),
       StartTime: i.start_time?.toISOString() ?? null, CompletedTime: i.completed_time?.toISOString() ?? null,
+      Duration: durationText(i.start_time, i.completed_time),
       ErrorMessage: i.error_message ?? '', HasWarningsOrErrors: i.has_warnings || i.state === 'Failed', IsCompleted: FINAL.has(i.state), IsCurrent: true,
     })),
     PreviousItems: [],
