@@ -43,10 +43,25 @@ async function dropTemplate(adminUrl: string): Promise<void> {
 }
 
 function runTests(adminUrl: string, label: string, files: string[]): Promise<number> {
+  return runBatch(adminUrl, label, files.filter((f) => !ALONE.some((n) => f.endsWith(`/${n}.test.js`))), 2)
+    .then(async (code) => {
+      const alone = files.filter((f) => ALONE.some((n) => f.endsWith(`/${n}.test.js`)));
+      return code === 0 && alone.length ? runBatch(adminUrl, `${label}, alone`, alone, 1) : code;
+    });
+}
+
+/**
+ * Files whose subject is timing under a database outage (a restart must end inside the nodes' grace):
+ * run after the others, one at a time, so another file's load does not stretch the outage they stage.
+ */
+const ALONE = ['db-outage'];
+
+function runBatch(adminUrl: string, label: string, files: string[], concurrency: number): Promise<number> {
+  if (!files.length) return Promise.resolve(0);
   return new Promise((resolve) => {
     process.stdout.write(`\n# Cuttle tests against ${label}\n`);
     const started = Date.now();
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout',
       `--test-reporter=${join(here, 'durations-reporter.js')}`, '--test-reporter-destination=stdout', ...files], {
       stdio: 'inherit',
       env: { ...process.env, CUTTLE_TEST_ADMIN_URL: adminUrl, CUTTLE_TEST_TEMPLATE: TEMPLATE, CUTTLE_TEST_LABEL: label },
