@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { ErrorBox, Field, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { AdminOnly } from './AdminOnly';
+import { CopyButton } from './CopyButton';
 
 function Reveal() {
   const [password, setPassword] = useState('');
@@ -13,11 +14,14 @@ function Reveal() {
   return (
     <Page title="Master key">
       <div className="card">
-        <p>The master key encrypts sensitive values and signs sessions. <strong>Every node of the cluster needs this key</strong> (<code>cuttle join --master-key …</code>); keep it safe and apart from the database backups, which are useless without it.</p>
+        <p>The master key encrypts the sensitive values kept in the database and signs sessions.</p>
+        <p className="warn-line"><strong>Every node of the cluster needs this key; keep it safe, out of the database backup.</strong> A new node joins with it (<code>cuttle join --master-key …</code>); a database restored without it cannot decrypt its sensitive values, and anyone holding both can.</p>
         {show.data ? (
           <div className="success-box" role="status">
-            <p className="secret-line"><code>{show.data.MasterKey}</code> <button type="button" className="btn btn-small" onClick={() => void navigator.clipboard?.writeText(show.data.MasterKey)}>Copy</button></p>
-            <p className="small">Shown to you now; the audit log records that it was.</p>
+            <p><strong>The master key</strong></p>
+            <pre className="secret-box" aria-label="Master key">{show.data.MasterKey}</pre>
+            <CopyButton text={show.data.MasterKey} />
+            <p className="small">Shown to you now; the audit log records that it was (event “MasterKeyViewed”).</p>
           </div>
         ) : (
           <form onSubmit={submit}>

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { Ago, ConfirmButton, ErrorBox, Field, Page } from '../../components/ui';
 import { api, type Collection } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { CopyButton } from './CopyButton';
 
 interface ApiKey { Id: string; Purpose: string; Created: string }
 
@@ -32,7 +33,7 @@ export default function Profile() {
       <form className="card" onSubmit={submit}>
         <h2>{user.Username}</h2>
         <ErrorBox error={save.error} title="Not saved" />
-        {saved ? <div className="success-box" role="status">Saved.{password ? '' : ''}</div> : null}
+        {saved ? <div className="success-box" role="status">Saved.</div> : null}
         <Field label="Display name">{(id) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
         <Field label="Email">{(id) => <input id={id} type="email" value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
         {!user.IsService ? <Field label="New password" hint="Leave empty to keep yours. Changing it signs out your other sessions.">{(id) => <input id={id} type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}</Field> : null}
@@ -44,8 +45,10 @@ export default function Profile() {
         <ErrorBox error={keys.error ?? addKey.error ?? revoke.error} />
         {newKey ? (
           <div className="success-box" role="status">
-            <p><strong>Your new API key</strong> — copy it now; it is shown only this once.</p>
-            <p className="secret-line"><code>{newKey}</code> <button type="button" className="btn btn-small" onClick={() => void navigator.clipboard?.writeText(newKey)}>Copy</button></p>
+            <p><strong>Your new API key</strong></p>
+            <p className="warn-line">Copy it now: it is shown only this once and cannot be read back (the server keeps only a hash). Anyone with it acts as you.</p>
+            <pre className="secret-box" aria-label="New API key">{newKey}</pre>
+            <CopyButton text={newKey} /> <button type="button" className="btn btn-small btn-quiet" onClick={() => setNewKey(undefined)}>I have copied it</button>
           </div>
         ) : null}
         <form className="form-row" onSubmit={(e) => { e.preventDefault(); addKey.mutate(); }}>

@@ -1,47 +1,102 @@
-// Shared storage: where every shared folder is (cuttle path), and what each node found there.
-import { useQuery } from '@tanstack/react-query';
-import { Fragment } from 'react';
+// Shared storage: where every shared folder is (set with `cuttle path`), and what each node found
+// there at its last check (GET /api/octopusservernodes/{id}/details → StorageReport).
+import { useQueries, useQuery } from '@tanstack/react-query';
 import { Ago, ErrorBox, Loading, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { AdminOnly } from './AdminOnly';
 
 interface StorageConfig { ClusterShared: string | null; Folders: Record<string, { Path: string | null; SetIndividually: boolean }>; IsConfigured: boolean; HowToChange: string }
-interface NodeSummary { Id: string; Name: string; Status: string; SharedStorage?: { Status: string; CheckedAt: string | null; Problems: string[] } }
+interface NodeSummary { Id: string; Name: string; Status: string; IsOffline?: boolean; LastSeen?: string | null }
+interface StorageReport {
+  checkedAt?: string;
+  folders?: { name: string; path: string; ok: boolean; problem?: string }[];
+  unseenPeers?: { node: string; folder: string; problem: string }[];
+}
+interface NodeDetails extends NodeSummary { StorageReport: StorageReport | null }
+
+function NodeCheck({ node, details, error }: { node: NodeSummary; details: NodeDetails | undefined; error: unknown }) {
+  const report = details?.StorageReport ?? undefined;
+  const folders = report?.folders ?? [];
+  const unseen = report?.unseenPeers ?? [];
+  const ok = folders.length > 0 && folders.every((f) => f.ok) && unseen.length === 0;
+  return (
+    <section className="card">
+      <h3>
+        {node.Name}{' '}
+        {!report?.checkedAt ? <span className="badge">not checked yet</span> : ok ? <span className="badge badge-success">ok</span> : <span className="badge badge-failed">problem</span>}
+        {node.IsOffline || node.Status === 'Offline' ? <span className="badge badge-warn">offline</span> : null}
+      </h3>
+      <ErrorBox error={error} />
+      {report?.checkedAt ? (
+        <p className="muted small">
+          {node.IsOffline || node.Status === 'Offline' ? <>Last checked <Ago at={report.checkedAt} />, before the node went offline.</> : <>Checked <Ago at={report.checkedAt} />.</>}
+        </p>
+      ) : null}
+      {folders.length ? (
+        <div className="table-wrap">
+          <table>
+            <thead><tr><th>Folder</th><th className="hide-narrow">Path this node uses</th><th>Check</th></tr></thead>
+            <tbody>
+              {folders.map((f) => (
+                <tr key={f.name}>
+                  <td>{f.name}</td>
+                  <td className="hide-narrow mono">{f.path}</td>
+                  <td>{f.ok ? <span className="badge badge-success">usable</span> : <span className="badge badge-failed">{f.problem ?? 'failed'}</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {unseen.length ? (
+        <ul className="problems">
+          {unseen.map((u) => <li key={`${u.node}/${u.folder}`}>{u.folder}: cannot see what {u.node} wrote there — {u.problem}</li>)}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
 
 function StorageView() {
   const config = useQuery({ queryKey: ['storage'], queryFn: () => api<StorageConfig>('/api/configuration/storage') });
-  const nodes = useQuery({ queryKey: ['nodes'], queryFn: () => api<{ Nodes: NodeSummary[] }>('/api/octopusservernodes/summary'), refetchInterval: 5000 });
+  const nodes = useQuery({ queryKey: ['nodes-summary'], queryFn: () => api<{ Nodes: NodeSummary[] }>('/api/octopusservernodes/summary'), refetchInterval: 10_000 });
+  const details = useQueries({
+    queries: (nodes.data?.Nodes ?? []).map((n) => ({
+      queryKey: ['node-details', n.Id],
+      queryFn: () => api<NodeDetails>(`/api/octopusservernodes/${encodeURIComponent(n.Id)}/details`),
+      refetchInterval: 10_000,
+    })),
+  });
   return (
     <Page title="Shared storage">
-      <p className="muted">Every node reads and writes the same folders: task logs, artifacts and packages must be on storage all nodes mount (NFS or SMB in production).</p>
+      <p className="muted">Every node reads and writes the same folders: task logs, artifacts and packages must be on storage that all nodes mount (NFS or SMB in production).</p>
       <ErrorBox error={config.error ?? nodes.error} />
       {config.isPending ? <Loading /> : null}
       {config.data ? (
         <section className="card">
           <h2>Folders</h2>
-          <dl className="facts">
-            <dt>Cluster shared root</dt><dd className="mono">{config.data.ClusterShared ?? <span className="muted">not set</span>}</dd>
-            {Object.entries(config.data.Folders).map(([name, f]) => (
-              <Fragment key={name}><dt>{name}</dt><dd className="mono">{f.Path ?? <span className="muted">not set</span>}{f.SetIndividually ? <span className="badge">set individually</span> : null}</dd></Fragment>
-            ))}
-          </dl>
-          <p className="hint">{config.data.HowToChange}</p>
+          {!config.data.IsConfigured ? <p className="error-box">Shared storage is not configured: tasks cannot keep logs, artifacts or packages until it is.</p> : null}
+          <div className="table-wrap">
+            <table>
+              <thead><tr><th>Folder</th><th>Path</th><th className="hide-narrow">Set</th></tr></thead>
+              <tbody>
+                <tr><td>Cluster shared root</td><td className="mono">{config.data.ClusterShared ?? <span className="muted">not set</span>}</td><td className="hide-narrow muted">—</td></tr>
+                {Object.entries(config.data.Folders).map(([name, f]) => (
+                  <tr key={name}>
+                    <td>{name}</td>
+                    <td className="mono">{f.Path ?? <span className="muted">not set</span>}</td>
+                    <td className="hide-narrow">{f.SetIndividually ? <span className="badge badge-info">individually</span> : <span className="muted">under the root</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p className="hint"><strong>To change it:</strong> {config.data.HowToChange}</p>
         </section>
       ) : null}
-      <section className="card">
-        <h2>What each node found</h2>
-        <ul className="plain">
-          {(nodes.data?.Nodes ?? []).map((n) => (
-            <li key={n.Id}>
-              <strong>{n.Name}</strong>{' '}
-              {n.SharedStorage ? <span className={`badge ${n.SharedStorage.Status === 'Ok' ? 'badge-success' : 'badge-failed'}`}>{n.SharedStorage.Status === 'Ok' ? 'ok' : n.SharedStorage.Status.toLowerCase()}</span> : <span className="muted">not checked</span>}
-              {n.SharedStorage?.CheckedAt ? <span className="muted small"> checked <Ago at={n.SharedStorage.CheckedAt} /></span> : null}
-              {n.Status === 'Offline' ? <span className="muted small"> (offline)</span> : null}
-              {n.SharedStorage?.Problems.length ? <ul className="problems">{n.SharedStorage.Problems.map((p) => <li key={p}>{p}</li>)}</ul> : null}
-            </li>
-          ))}
-        </ul>
-      </section>
+      <h2>What each node found</h2>
+      {nodes.isPending ? <Loading what="Loading the nodes" /> : null}
+      {(nodes.data?.Nodes ?? []).map((n, i) => <NodeCheck key={n.Id} node={n} details={details[i]?.data} error={details[i]?.error} />)}
     </Page>
   );
 }

@@ -43,18 +43,28 @@ export default function Lifecycle() {
         <section key={i} className="card">
           <div className="form-row">
             <Field label={`Phase ${i + 1} name`}>{(id) => <input id={id} value={p.Name} onChange={(e) => setPhase(i, { Name: e.target.value })} />}</Field>
-            <Field label="Environments required before the next phase" hint="0: all of this phase's environments.">{(id) => <input id={id} type="number" min={0} value={p.MinimumEnvironmentsBeforePromotion ?? 0} onChange={(e) => setPhase(i, { MinimumEnvironmentsBeforePromotion: Number(e.target.value) })} />}</Field>
+            <Field label="Minimum environments before promotion" hint="How many of this phase's environments a release must reach before the next phase; 0 means all of them.">{(id) => <input id={id} type="number" min={0} value={p.MinimumEnvironmentsBeforePromotion ?? 0} onChange={(e) => setPhase(i, { MinimumEnvironmentsBeforePromotion: Number(e.target.value) })} />}</Field>
           </div>
-          <fieldset className="multi">
-            <legend>Environments in this phase</legend>
-            {(envs.data ?? []).map((e) => (
-              <label key={e.Id} className="checkbox">
-                <input type="checkbox" checked={p.OptionalDeploymentTargets.includes(e.Id) || p.AutomaticDeploymentTargets.includes(e.Id)}
-                  onChange={(ev) => setPhase(i, { OptionalDeploymentTargets: ev.target.checked ? [...p.OptionalDeploymentTargets, e.Id] : p.OptionalDeploymentTargets.filter((x) => x !== e.Id), AutomaticDeploymentTargets: p.AutomaticDeploymentTargets.filter((x) => x !== e.Id || ev.target.checked) })} />
-                {e.Name}
-              </label>
-            ))}
-          </fieldset>
+          {(['AutomaticDeploymentTargets', 'OptionalDeploymentTargets'] as const).map((kind) => {
+            const otherKind = kind === 'AutomaticDeploymentTargets' ? 'OptionalDeploymentTargets' : 'AutomaticDeploymentTargets';
+            return (
+              <fieldset key={kind} className="multi">
+                <legend>{kind === 'AutomaticDeploymentTargets' ? 'Deployed automatically to' : 'Deployed manually to (optional environments)'}</legend>
+                {(envs.data ?? []).length === 0 ? <span className="muted small">No environments yet: add them under Infrastructure.</span> : null}
+                {(envs.data ?? []).map((e) => (
+                  <label key={e.Id} className="checkbox">
+                    <input type="checkbox" checked={p[kind].includes(e.Id)}
+                      onChange={(ev) => setPhase(i, {
+                        [kind]: ev.target.checked ? [...p[kind], e.Id] : p[kind].filter((x) => x !== e.Id),
+                        [otherKind]: p[otherKind].filter((x) => x !== e.Id),
+                      })} />
+                    {e.Name}
+                  </label>
+                ))}
+              </fieldset>
+            );
+          })}
+          {envs.error ? <ErrorBox error={envs.error} /> : null}
           <label className="checkbox"><input type="checkbox" checked={p.IsOptionalPhase === true} onChange={(e) => setPhase(i, { IsOptionalPhase: e.target.checked })} /> Optional phase (may be skipped)</label>
           <div className="row-actions">
             <button type="button" className="btn btn-small" disabled={i === 0} onClick={() => move(i, -1)}>Move up</button>

@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
-import { ErrorBox, Loading, Page } from '../../components/ui';
+import { EmptyState, ErrorBox, Loading, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { spacePath, useSpaceId } from '../../lib/space';
 import type { Environment, Lifecycle } from '../../lib/types';
@@ -25,6 +25,7 @@ export default function Lifecycles() {
       <p className="muted">A lifecycle's phases say where a release may go next. With no phases, every environment is allowed in any order.</p>
       <ErrorBox error={list.error} />
       {list.isPending ? <Loading /> : null}
+      {list.data && list.data.length === 0 ? <EmptyState title="No lifecycles yet" action={<button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>Add lifecycle</button>}>Every project needs one. Add a lifecycle, then give it phases such as Development, Test and Production.</EmptyState> : null}
       <div className="grid">
         {(list.data ?? []).map((l) => (
           <Link key={l.Id} to={`/${encodeURIComponent(spaceId)}/library/lifecycles/${encodeURIComponent(l.Id)}`} className="card project-tile">

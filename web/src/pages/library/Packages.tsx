@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type FormEvent } from 'react';
 import { Ago, ConfirmButton, EmptyState, ErrorBox, Field, Loading, Page, Paging } from '../../components/ui';
-import { api, qs, upload, type Collection } from '../../lib/api';
+import { ApiError, api, qs, upload, type Collection } from '../../lib/api';
 import { useSession } from '../../lib/session';
 import { spacePath, useSpaceId } from '../../lib/space';
 
@@ -29,10 +29,15 @@ function Upload({ spaceId, onDone }: { spaceId: string; onDone: () => void }) {
       const form = new FormData();
       form.append('fileToUpload', file, file.name);
       setProgress({ sent: 0, total: file.size });
-      return upload<Pkg>(spacePath(spaceId, `packages/raw${qs({ overwriteMode: mode })}`), form, (sent, total) => setProgress({ sent, total }));
+      // upload() passes Octopus's Errors through as they are; the first repeats ErrorMessage, so drop it.
+      return upload<Pkg>(spacePath(spaceId, `packages/raw${qs({ overwriteMode: mode })}`), form, (sent, total) => setProgress({ sent, total }))
+        .catch((err: unknown) => {
+          if (err instanceof ApiError) throw new ApiError(err.message, err.status, err.details.filter((d) => d !== err.message), err.node);
+          throw err;
+        });
     },
-    onSuccess: (p) => { setMessage(p ? `Uploaded ${p.PackageId} ${p.Version}.` : 'Uploaded.'); if (input.current) input.current.value = ''; onDone(); },
-    onSettled: () => setProgress(undefined),
+    onSuccess: (p, file) => { setProgress({ sent: file.size, total: file.size }); setMessage(p ? `Uploaded ${p.PackageId} ${p.Version}.` : 'Uploaded.'); if (input.current) input.current.value = ''; onDone(); },
+    onError: () => setProgress(undefined),
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -88,7 +93,7 @@ export default function Packages() {
       <td>{p.Version}</td>
       <td className="hide-narrow">{size(p.PackageSizeBytes)}</td>
       <td className="hide-narrow"><Ago at={p.Published} /></td>
-      <td className="hide-narrow">{p.PackageVersionBuildInformation ? <>{p.PackageVersionBuildInformation.Branch ?? ''} {p.PackageVersionBuildInformation.BuildUrl ? <a href={p.PackageVersionBuildInformation.BuildUrl}>build</a> : null}</> : <span className="muted">—</span>}</td>
+      <td className="hide-narrow">{p.PackageVersionBuildInformation ? <>{p.PackageVersionBuildInformation.Branch ?? ''} {p.PackageVersionBuildInformation.BuildUrl ? <a href={p.PackageVersionBuildInformation.BuildUrl}>build</a> : null}{p.PackageVersionBuildInformation.Commits?.length ? <span className="muted small"> · {p.PackageVersionBuildInformation.Commits.length} commit{p.PackageVersionBuildInformation.Commits.length === 1 ? '' : 's'}</span> : null}</> : <span className="muted">—</span>}</td>
       <td className="row-actions">
         <a className="btn btn-small" href={spacePath(spaceId, `packages/${encodeURIComponent(p.Id)}/raw`)} download>Download</a>
         {admin ? <ConfirmButton className="btn btn-small btn-danger" question={`Delete ${p.PackageId} ${p.Version} from the feed?`} onConfirm={() => remove.mutate(p.Id)}>Delete</ConfirmButton> : null}
@@ -100,7 +105,7 @@ export default function Packages() {
       <Upload spaceId={spaceId} onDone={() => void refresh()} />
       <ErrorBox error={latest.error ?? remove.error} />
       {latest.isPending ? <Loading what="Loading packages" /> : null}
-      {latest.data && latest.data.Items.length === 0 ? <EmptyState title="The feed is empty">Upload a package above, or push one from a build with the Octopus client or CLI (POST /api/{spaceId}/packages/raw).</EmptyState> : null}
+      {latest.data && latest.data.Items.length === 0 ? <EmptyState title="The feed is empty">Upload a package above. Its file name gives its id and version: <code>Id.Version.ext</code>, for example <code>MyApp.1.2.3.zip</code>, <code>MyApp.1.2.3.tar.gz</code> or <code>MyApp.1.2.3.nupkg</code> (package id MyApp, version 1.2.3). Builds can push the same way with the Octopus client or CLI (POST /api/{'{'}spaceId{'}'}/packages/raw).</EmptyState> : null}
       {latest.data && latest.data.Items.length ? (
         <>
           <div className="table-wrap">
