@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { ConfirmButton, Dialog, ErrorBox, Field, Loading, Page } from '../../components/ui';
 import { api, type Collection } from '../../lib/api';
+import { useSession } from '../../lib/session';
 import type { User } from '../../lib/types';
 import { AdminOnly } from './AdminOnly';
 
@@ -29,6 +30,7 @@ function AddUser({ onClose }: { onClose: () => void }) {
 }
 
 function UsersList() {
+  const me = useSession().user;
   const client = useQueryClient();
   const [adding, setAdding] = useState(false);
   const users = useQuery({ queryKey: ['users'], queryFn: () => api<Collection<User>>('/api/users?take=1000') });
@@ -49,8 +51,12 @@ function UsersList() {
                 <td className="hide-narrow">{u.EmailAddress ?? <span className="muted">—</span>}</td>
                 <td>{u.IsActive ? <span className="badge badge-success">active</span> : <span className="badge">inactive</span>}</td>
                 <td className="row-actions">
-                  <button type="button" className="btn btn-small" onClick={() => toggle.mutate(u)}>{u.IsActive ? 'Deactivate' : 'Activate'}</button>
-                  <ConfirmButton className="btn btn-small btn-danger" question={`Delete the user ${u.Username}? Their sessions and API keys stop working at once.`} onConfirm={() => remove.mutate(u)}>Delete</ConfirmButton>
+                  {u.Id === me.Id ? <span className="muted small">you (change yourself under My profile)</span> : (
+                    <>
+                      <button type="button" className="btn btn-small" onClick={() => toggle.mutate(u)}>{u.IsActive ? 'Deactivate' : 'Activate'}</button>
+                      <ConfirmButton className="btn btn-small btn-danger" question={`Delete the user ${u.Username}? Their sessions and API keys stop working at once.`} onConfirm={() => remove.mutate(u)}>Delete</ConfirmButton>
+                    </>
+                  )}
                 </td>
               </tr>
             ))}

@@ -45,6 +45,7 @@ export default function Lifecycle() {
             <Field label={`Phase ${i + 1} name`}>{(id) => <input id={id} value={p.Name} onChange={(e) => setPhase(i, { Name: e.target.value })} />}</Field>
             <Field label="Minimum environments before promotion" hint="How many of this phase's environments a release must reach before the next phase; 0 means all of them.">{(id) => <input id={id} type="number" min={0} value={p.MinimumEnvironmentsBeforePromotion ?? 0} onChange={(e) => setPhase(i, { MinimumEnvironmentsBeforePromotion: Number(e.target.value) })} />}</Field>
           </div>
+          <div className="form-row phase-envs">
           {(['AutomaticDeploymentTargets', 'OptionalDeploymentTargets'] as const).map((kind) => {
             const otherKind = kind === 'AutomaticDeploymentTargets' ? 'OptionalDeploymentTargets' : 'AutomaticDeploymentTargets';
             return (
@@ -64,6 +65,7 @@ export default function Lifecycle() {
               </fieldset>
             );
           })}
+          </div>
           {envs.error ? <ErrorBox error={envs.error} /> : null}
           <label className="checkbox"><input type="checkbox" checked={p.IsOptionalPhase === true} onChange={(e) => setPhase(i, { IsOptionalPhase: e.target.checked })} /> Optional phase (may be skipped)</label>
           <div className="row-actions">
