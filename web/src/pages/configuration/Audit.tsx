@@ -30,7 +30,7 @@ function AuditList() {
       <form className="toolbar" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <Field label="Category">{(id) => <select id={id} value={get('category')} onChange={(e) => set('category', e.target.value)}><option value="">Any</option>{(categories.data ?? []).map((c) => <option key={c.Id} value={c.Id}>{c.Name}</option>)}</select>}</Field>
         <Field label="User">{(id) => <select id={id} value={get('user')} onChange={(e) => set('user', e.target.value)}><option value="">Anyone</option>{(users.data?.Items ?? []).map((u) => <option key={u.Id} value={u.Id}>{u.Username}</option>)}</select>}</Field>
-        <Field label="Project" hint={`Projects of ${spaceName}`}>{(id) => <select id={id} value={get('project')} onChange={(e) => set('project', e.target.value)}><option value="">Any</option>{(projects.data ?? []).map((p) => <option key={p.Id} value={p.Id}>{p.Name}</option>)}</select>}</Field>
+        <Field label="Project">{(id) => <select id={id} value={get('project')} onChange={(e) => set('project', e.target.value)}><option value="">Any (of {spaceName})</option>{(projects.data ?? []).map((p) => <option key={p.Id} value={p.Id}>{p.Name}</option>)}</select>}</Field>
         <Field label="From">{(id) => <input id={id} type="date" value={get('from')} onChange={(e) => set('from', e.target.value)} />}</Field>
         <Field label="To">{(id) => <input id={id} type="date" value={get('to')} onChange={(e) => set('to', e.target.value)} />}</Field>
       </form>

@@ -36,5 +36,5 @@ function Reveal() {
 }
 
 export default function MasterKey() {
-  return <AdminOnly title="Master key"><Reveal /></AdminOnly>;
+  return <AdminOnly title="Master key" why="The master key decrypts every sensitive value in the database. An administrator can show it here after entering their password, or run `cuttle show-master-key` on a node."><Reveal /></AdminOnly>;
 }

@@ -69,5 +69,5 @@ function UsersList() {
 }
 
 export default function Users() {
-  return <AdminOnly title="Users"><UsersList /></AdminOnly>;
+  return <AdminOnly title="Users" why="Your own display name, email, password and API keys are under My profile."><UsersList /></AdminOnly>;
 }
