@@ -2,11 +2,11 @@
 // environment, each cell the latest deployment there — release, state, when — linking to its task.
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { Ago, EmptyState, ErrorBox, Loading, Page, StateIcon } from '../../components/ui';
+import { Ago, EmptyState, ErrorBox, Loading, Page, StateIcon, duration } from '../../components/ui';
 import { api } from '../../lib/api';
 import { spacePath, useSpaceId } from '../../lib/space';
 
-interface Item { ProjectId: string; EnvironmentId: string; ReleaseVersion: string; ReleaseId: string; TaskId: string; State: string; Created: string; CompletedTime: string | null; HasWarningsOrErrors: boolean }
+interface Item { ProjectId: string; EnvironmentId: string; ReleaseVersion: string; ReleaseId: string; TaskId: string; State: string; Created: string; StartTime?: string | null; CompletedTime: string | null; HasWarningsOrErrors: boolean; ErrorMessage?: string }
 interface DashboardDoc {
   Projects: { Id: string; Name: string; ProjectGroupId: string; IsDisabled: boolean }[];
   ProjectGroups: { Id: string; Name: string }[];
@@ -47,13 +47,13 @@ export default function Dashboard() {
                 <tr className="group-row"><th colSpan={Environments.length + 1} scope="colgroup">{g.Name}</th></tr>
                 {projects.map((p) => (
                   <tr key={p.Id}>
-                    <th scope="row"><Link to={`/${s}/projects/${encodeURIComponent(p.Id)}`}>{p.Name}</Link></th>
+                    <th scope="row"><Link to={`/${s}/projects/${encodeURIComponent(p.Id)}`}>{p.Name}</Link>{p.IsDisabled ? <> <span className="badge">disabled</span></> : null}</th>
                     {Environments.map((e) => {
                       const i = cell.get(`${p.Id}/${e.Id}`);
                       return (
                         <td key={e.Id} className={i ? `cell cell-${i.State}` : 'cell'}>
                           {i ? (
-                            <Link to={`/tasks/${encodeURIComponent(i.TaskId)}`} className="cell-link" title={`${p.Name} ${i.ReleaseVersion} to ${e.Name}: ${i.State}`}>
+                            <Link to={`/tasks/${encodeURIComponent(i.TaskId)}`} className="cell-link" title={`${p.Name} ${i.ReleaseVersion} to ${e.Name}: ${i.State}${i.StartTime ? `, took ${duration(i.StartTime, i.CompletedTime)}` : ''}${i.ErrorMessage ? ` — ${i.ErrorMessage}` : ''}`}>
                               <StateIcon state={i.State === 'Success' && i.HasWarningsOrErrors ? 'SuccessWithWarning' : i.State} />
                               <span><strong>{i.ReleaseVersion}</strong><span className="muted small"><Ago at={i.CompletedTime ?? i.Created} /></span></span>
                             </Link>
