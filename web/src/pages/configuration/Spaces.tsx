@@ -40,8 +40,12 @@ function SpacesList() {
                 <td className="row-actions">
                   <button type="button" className="btn btn-small" onClick={() => setEditing(s)}>Rename</button>
                   <button type="button" className="btn btn-small" onClick={() => modify.mutate({ ...s, TaskQueueStopped: !s.TaskQueueStopped })}>{s.TaskQueueStopped ? 'Start queue' : 'Stop queue'}</button>
-                  <ConfirmButton className="btn btn-small btn-danger" disabled={!s.TaskQueueStopped} question={`Delete the space ${s.Name} and everything in it (projects, releases, deployments, packages)? This cannot be undone.`} onConfirm={() => remove.mutate(s)}>Delete</ConfirmButton>
-                  {!s.TaskQueueStopped ? <span className="muted small">To delete it, stop its task queue first: a space is deleted only when none of its tasks can start.</span> : null}
+                  {s.IsDefault ? <span className="muted small">The default space cannot be deleted.</span> : (
+                    <>
+                      <ConfirmButton className="btn btn-small btn-danger" disabled={!s.TaskQueueStopped} question={`Delete the space ${s.Name} and everything in it (projects, releases, deployments, packages)? This cannot be undone.`} onConfirm={() => remove.mutate(s)}>Delete</ConfirmButton>
+                      {!s.TaskQueueStopped ? <span className="muted small">To delete it, stop its task queue first: a space is deleted only when none of its tasks can start.</span> : null}
+                    </>
+                  )}
                 </td>
               </tr>
             ))}

@@ -77,7 +77,7 @@ function StorageView() {
           <h2>Folders</h2>
           {!config.data.IsConfigured ? <p className="error-box">Shared storage is not configured: tasks cannot keep logs, artifacts or packages until it is.</p> : null}
           <div className="table-wrap">
-            <table>
+            <table className="storage-table">
               <thead><tr><th>Folder</th><th>Path</th><th className="hide-narrow">Set</th></tr></thead>
               <tbody>
                 <tr><td>Cluster shared root</td><td className="mono">{config.data.ClusterShared ?? <span className="muted">not set</span>}</td><td className="hide-narrow muted">—</td></tr>
