@@ -32,7 +32,7 @@ export default function Lifecycle() {
   return (
     <Page title={doc.Name} breadcrumb={<Link to={`/${encodeURIComponent(spaceId)}/library/lifecycles`}>Lifecycles</Link>}
       actions={<><button type="button" className="btn" onClick={addPhase}>Add phase</button><button type="button" className="btn btn-primary" disabled={save.isPending} onClick={() => save.mutate()}>Save</button></>}>
-      <ErrorBox error={save.error ?? remove.error} title={save.error ? 'Not saved' : undefined} />
+      <ErrorBox error={save.error} title="Not saved" />
       {saved ? <div className="success-box" role="status">Saved.</div> : null}
       <div className="card">
         <Field label="Name">{(id) => <input id={id} value={doc.Name} onChange={(e) => { setSaved(false); setDoc({ ...doc, Name: e.target.value }); }} />}</Field>
@@ -78,6 +78,7 @@ export default function Lifecycle() {
       <section className="card">
         <h2>Delete this lifecycle</h2>
         <p className="muted">Refused while a project or channel uses it.</p>
+        <ErrorBox error={remove.error} title="Not deleted" />
         <ConfirmButton question={`Delete the lifecycle ${doc.Name}?`} onConfirm={() => remove.mutate()}>Delete lifecycle</ConfirmButton>
       </section>
     </Page>
