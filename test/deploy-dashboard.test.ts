@@ -13,7 +13,7 @@ import { durationText } from '../src/deploy/dashboard.js';
 
 interface Cell {
   ProjectId: string; EnvironmentId: string; ReleaseId: string; ReleaseVersion: string; DeploymentId: string; TaskId: string; State: string;
-  Created: string; QueueTime: string; StartTime: string | null; CompletedTime: string | null; Duration: string; IsCompleted: boolean;
+  ChannelId: string; TenantId: null; HasPendingInterruptions: boolean; Created: string; QueueTime: string; StartTime: string | null; CompletedTime: string | null; Duration: string; IsCompleted: boolean;
   HasWarningsOrErrors: boolean; ErrorMessage: string; IsCurrent: boolean;
 }
 interface Dashboard {
@@ -22,6 +22,7 @@ interface Dashboard {
   Environments: { Id: string; Name: string }[];
   Items: Cell[];
   PreviousItems: unknown[];
+  Tenants: unknown[];
 }
 
 function scriptStep(name: string, body: string): DeploymentStep {
@@ -46,6 +47,7 @@ describe('the dashboard: the latest deployment of each project to each environme
   let test: DeploymentEnvironment;
   let web: Project;
   let api2: Project;
+  let broken: Project;
   const deployed = new Map<string, { taskId: string; deploymentId: string }>();
   const a = () => nodes[0]!;
   const b = () => nodes[1]!;
@@ -61,11 +63,11 @@ describe('the dashboard: the latest deployment of each project to each environme
     return p;
   }
 
-  async function deploy(s: Space, project: Project, version: string, environment: string): Promise<{ taskId: string; deploymentId: string }> {
+  async function deploy(s: Space, project: Project, version: string, environment: string, expected = 'Success'): Promise<{ taskId: string; deploymentId: string }> {
     const r = await new DeploymentRepository(client, s.Name).create({ spaceName: s.Name, ProjectName: project.Name, ReleaseVersion: version, EnvironmentNames: [environment] });
     const t = r.DeploymentServerTasks[0]!;
     const done = await new ServerTaskWaiter(client, s.Name).waitForServerTaskToComplete(t.ServerTaskId, 200, 60_000);
-    assert.equal(done.State, 'Success', `${project.Name} ${version} to ${environment}`);
+    assert.equal(done.State, expected, `${project.Name} ${version} to ${environment}`);
     return { taskId: t.ServerTaskId, deploymentId: t.DeploymentId };
   }
 
@@ -92,17 +94,20 @@ describe('the dashboard: the latest deployment of each project to each environme
     await new EnvironmentRepository(client, other.Name).create({ Name: 'Dev' });
     web = await makeProject(space, 'Web', 'echo "web #{Octopus.Release.Number} to #{Octopus.Environment.Name}"');
     api2 = await makeProject(space, 'Api', 'echo api');
+    broken = await makeProject(space, 'Broken', 'echo "about to fail"; exit 3');
     const elsewhere = await makeProject(other, 'Elsewhere app', 'echo elsewhere');
     await release(space, web, '1.0.0');
     await release(space, web, '1.0.1');
     await release(space, web, '1.0.2');
     await release(other, elsewhere, '9.0.0');
+    await release(space, broken, '0.1.0');
     // Dev gets three deployments, the newest of an older release; Test one; Api none.
     await deploy(space, web, '1.0.0', 'Dev');
     await deploy(space, web, '1.0.2', 'Dev');
     deployed.set('test', await deploy(space, web, '1.0.1', 'Test'));
     deployed.set('dev', await deploy(space, web, '1.0.1', 'Dev'));
     await deploy(other, elsewhere, '9.0.0', 'Dev');
+    deployed.set('broken', await deploy(space, broken, '0.1.0', 'Test', 'Failed'));
   });
   after(async () => { await Promise.all(nodes.map((n) => n.kill('SIGTERM'))); });
 
@@ -110,11 +115,19 @@ describe('the dashboard: the latest deployment of each project to each environme
     for (const node of [a(), b()]) {
       const d = await board(node, space.Id);
       assert.deepEqual(d.Environments.map((e) => e.Name), ['Dev', 'Test'], 'environments in sort order');
-      assert.deepEqual(d.Projects.map((p) => p.Name).sort(), ['Api', 'Web']);
+      assert.deepEqual(d.Projects.map((p) => p.Name).sort(), ['Api', 'Broken', 'Web']);
       const group = d.ProjectGroups.find((g) => g.Id === d.Projects[0]!.ProjectGroupId);
       assert.ok(group, 'every project\'s group is listed');
       assert.deepEqual(d.PreviousItems, []);
-      assert.equal(d.Items.length, 2, 'Web in Dev and Test; nothing for Api');
+      assert.deepEqual(d.Tenants, []);
+      assert.equal(d.Items.length, 3, 'Web in Dev and Test, Broken in Test; nothing for Api');
+      const failed = d.Items.find((i) => i.ProjectId === broken.Id)!;
+      assert.equal(failed.EnvironmentId, test.Id);
+      assert.equal(failed.TaskId, deployed.get('broken')!.taskId);
+      assert.equal(failed.State, 'Failed');
+      assert.equal(failed.IsCompleted, true);
+      assert.equal(failed.HasWarningsOrErrors, true);
+      assert.notEqual(failed.ErrorMessage, '', 'a failed cell says why');
       assert.ok(!d.Items.some((i) => i.ProjectId === api2.Id));
       for (const [env, key] of [[dev, 'dev'], [test, 'test']] as const) {
         const cell = d.Items.find((i) => i.ProjectId === web.Id && i.EnvironmentId === env.Id);
@@ -131,6 +144,9 @@ describe('the dashboard: the latest deployment of each project to each environme
         assert.match(cell.Duration, /^\d+ (second|minute|hour)s?$/);
         const rel = (await api(node.url, `/api/${space.Id}/releases/${cell.ReleaseId}`, { apiKey: ADMIN_API_KEY })).body;
         assert.equal(rel.Version, '1.0.1');
+        assert.equal(cell.ChannelId, rel.ChannelId);
+        assert.equal(cell.TenantId, null);
+        assert.equal(cell.HasPendingInterruptions, false);
         const task = (await api(node.url, `/api/tasks/${cell.TaskId}`, { apiKey: ADMIN_API_KEY })).body;
         assert.equal(task.State, 'Success');
       }

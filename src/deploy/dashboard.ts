@@ -5,7 +5,7 @@ import { TAKE_EVERYTHING, selectScopedPage } from './queries.js';
 import { environmentTable, projectGroupTable, projectTable } from './tables.js';
 
 interface ItemRow {
-  id: string; project_id: string; environment_id: string; release_id: string; version: string; task_id: string; created: Date;
+  id: string; project_id: string; environment_id: string; release_id: string; channel_id: string; version: string; task_id: string; created: Date;
   state: string; queue_time: Date; start_time: Date | null; completed_time: Date | null; error_message: string | null; has_warnings: boolean;
 }
 
@@ -30,7 +30,7 @@ export async function dashboard(db: Queryable, spaceId: string): Promise<object>
     selectScopedPage(db, environmentTable, spaceId, ALL),
     db.query<ItemRow>(
       `SELECT DISTINCT ON (d.project_id, d.environment_id)
-              d.id, d.project_id, d.environment_id, d.release_id, r.version, d.task_id, d.created,
+              d.id, d.project_id, d.environment_id, d.release_id, d.channel_id, r.version, d.task_id, d.created,
               t.state, t.queue_time, t.start_time, t.completed_time, t.error_message, t.has_warnings
          FROM deployments d
          JOIN releases r ON r.id = d.release_id
@@ -43,13 +43,15 @@ export async function dashboard(db: Queryable, spaceId: string): Promise<object>
     ProjectGroups: groups.rows.map((g) => ({ Id: g.id, Name: g.name })),
     Environments: environments.rows.map((e) => ({ Id: e.id, Name: e.name, SortOrder: e.doc.SortOrder })),
     Items: items.rows.map((i) => ({
-      Id: i.id, DeploymentId: i.id, ProjectId: i.project_id, EnvironmentId: i.environment_id, ReleaseId: i.release_id, ReleaseVersion: i.version,
+      Id: i.id, DeploymentId: i.id, ProjectId: i.project_id, EnvironmentId: i.environment_id, ReleaseId: i.release_id, ReleaseVersion: i.version, ChannelId: i.channel_id, TenantId: null,
       TaskId: i.task_id, State: i.state, Created: i.created.toISOString(), QueueTime: i.queue_time.toISOString(),
       StartTime: i.start_time?.toISOString() ?? null, CompletedTime: i.completed_time?.toISOString() ?? null,
       Duration: durationText(i.start_time, i.completed_time),
-      ErrorMessage: i.error_message ?? '', HasWarningsOrErrors: i.has_warnings || i.state === 'Failed', IsCompleted: FINAL.has(i.state), IsCurrent: true,
+      ErrorMessage: i.error_message ?? '', HasWarningsOrErrors: i.has_warnings || i.state === 'Failed', IsCompleted: FINAL.has(i.state), IsCurrent: true, HasPendingInterruptions: false,
     })),
     PreviousItems: [],
+    Tenants: [],
+    IsFiltered: false,
     Links: { Self: `/api/${spaceId}/dashboard` },
   };
 }
