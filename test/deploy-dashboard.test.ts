@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   Client, DeploymentProcessRepository, DeploymentRepository, EnvironmentRepository, ProjectGroupRepository, ProjectRepository,
-  ReleaseRepository, ServerTaskWaiter, SpaceRepository, type DeploymentEnvironment, type DeploymentStep, type Project, type Space,
+  ReleaseRepository, ServerTaskWaiter, SpaceRepository, type DeploymentEnvironment, type Project, type Space,
 } from '@octopusdeploy/api-client';
+import { scriptStep } from './octopusSteps.js';
 import { ADMIN_API_KEY, api, readyCluster, startNode, type NodeProcess, type TestCluster } from './helpers.js';
 import { durationText } from '../src/deploy/dashboard.js';
 
@@ -23,18 +24,6 @@ interface Dashboard {
   Items: Cell[];
   PreviousItems: unknown[];
   Tenants: unknown[];
-}
-
-function scriptStep(name: string, body: string): DeploymentStep {
-  return {
-    Id: '', Name: name, Condition: 'Success', StartTrigger: 'StartAfterPrevious', PackageRequirement: 'LetOctopusDecide', Properties: {},
-    Actions: [{
-      Id: '', Name: name, ActionType: 'Octopus.Script', IsDisabled: false, IsRequired: false, CanBeUsedForProjectVersioning: false,
-      Environments: [], ExcludedEnvironments: [], Channels: [], TenantTags: [], Packages: [], Notes: null, WorkerPoolId: null, WorkerPoolVariable: null,
-      Container: { Image: null, FeedId: null },
-      Properties: { 'Octopus.Action.RunOnServer': 'true', 'Octopus.Action.Script.ScriptSource': 'Inline', 'Octopus.Action.Script.Syntax': 'Bash', 'Octopus.Action.Script.ScriptBody': body },
-    }],
-  } as unknown as DeploymentStep;
 }
 
 describe('the dashboard: the latest deployment of each project to each environment', () => {

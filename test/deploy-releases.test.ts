@@ -15,23 +15,11 @@ import {
   ADMIN_API_KEY, adminQuery, api, assertRefused, readyCluster, recordPid, recordedRunning, refusedWith, startNode, tempDir, waitFor,
   type NodeProcess, type TestCluster,
 } from './helpers.js';
+import { scriptStep } from './octopusSteps.js';
 
 const PASSWORD = 'pa55-w0rd-very-secret';
 const MULTI = 'first-line-of-the-key\nsecond-line-of-the-key';
 const KEEP = { Unit: RetentionUnit.Days, QuantityToKeep: 0, ShouldKeepForever: true };
-
-function scriptStep(name: string, body: string, extra: Partial<DeploymentStep> = {}, runOnServer = 'true'): DeploymentStep {
-  return {
-    Id: '', Name: name, Condition: 'Success', StartTrigger: 'StartAfterPrevious', PackageRequirement: 'LetOctopusDecide', Properties: {},
-    Actions: [{
-      Id: '', Name: name, ActionType: 'Octopus.Script', IsDisabled: false, IsRequired: false, CanBeUsedForProjectVersioning: false,
-      Environments: [], ExcludedEnvironments: [], Channels: [], TenantTags: [], Packages: [], Notes: null, WorkerPoolId: null, WorkerPoolVariable: null,
-      Container: { Image: null, FeedId: null },
-      Properties: { 'Octopus.Action.RunOnServer': runOnServer, 'Octopus.Action.Script.ScriptSource': 'Inline', 'Octopus.Action.Script.Syntax': 'Bash', 'Octopus.Action.Script.ScriptBody': body },
-    }],
-    ...extra,
-  } as unknown as DeploymentStep;
-}
 
 describe('releases and deployments through the official client on two nodes', () => {
   let cluster: TestCluster;
