@@ -159,10 +159,6 @@ function Artifacts({ taskId }: { taskId: string }) {
   );
 }
 
-function firstStep(a: Attempt): string | undefined {
-  return a.firstStart;
-}
-
 export default function Task() {
   const { taskId = '' } = useParams();
   const client = useQueryClient();
@@ -239,9 +235,9 @@ export default function Task() {
           <section key={a.attempt} className="log-attempt">
             {attempts.length > 1 ? <h2 className="log-attempt-title">Attempt {a.attempt}{a.node ? ` on ${a.node}` : ''}</h2> : null}
             {/* The task's own lines around its steps, in time order: those before the first step above it, the rest below. */}
-            <Lines elements={a.elements.filter((l) => !firstStep(a) || l.OccurredAt < firstStep(a)!)} dropped={a.dropped} verbose={verbose} raw={raw} />
+            <Lines elements={a.elements.filter((l) => !a.firstStart || l.OccurredAt < a.firstStart)} dropped={a.dropped} verbose={verbose} raw={raw} />
             {a.children.map((c: string) => <BlockView key={c} id={c} log={log} verbose={verbose} raw={raw} depth={0} />)}
-            {firstStep(a) ? <Lines elements={a.elements.filter((l) => l.OccurredAt >= firstStep(a)!)} dropped={0} verbose={verbose} raw={raw} /> : null}
+            {a.firstStart ? <Lines elements={a.elements.filter((l) => l.OccurredAt >= a.firstStart!)} dropped={0} verbose={verbose} raw={raw} /> : null}
             {a.recovery.length ? <div className="log-recovery"><Lines elements={a.recovery} dropped={0} verbose raw={raw} /></div> : null}
           </section>
         ))}
