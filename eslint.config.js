@@ -21,11 +21,13 @@ const MAY_IMPORT = {
   // The feed sits below deployments: a release picks package versions, a package step extracts one.
   packages: ['tasks', 'storage', 'cluster', 'db', 'crypto', 'config'],
   deploy: ['packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
-  api: ['deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
+  // Operations: metrics, telemetry and event exports read every part below and change none of them.
+  ops: ['deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
+  api: ['ops', 'deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
   // The CLI talks to parts through their exported functions, never through the API's presenters;
   // `start` and `run` start a node through the composition root.
-  cli: ['main.ts', 'deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
-  'main.ts': ['api', 'deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
+  cli: ['main.ts', 'ops', 'deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
+  'main.ts': ['api', 'ops', 'deploy', 'packages', 'tasks', 'storage', 'cluster', 'db', 'crypto', 'config', 'auth'],
 };
 const PARTS = Object.keys(MAY_IMPORT);
 const path = (part) => `./src/${part}`;

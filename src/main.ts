@@ -31,6 +31,10 @@ import { packageJobs } from './packages/jobs.js';
 import { recordEvent, systemActor } from './deploy/events.js';
 import { recoverOrphans } from './tasks/recovery.js';
 import { CANCEL_CHANNEL, LOG_CHANNEL, TASKS_CHANNEL } from './tasks/queries.js';
+import type { TaskObserver } from './tasks/types.js';
+import { NodeMetrics } from './ops/metrics.js';
+import { Telemetry, telemetryRetentionJob } from './ops/telemetry.js';
+import { eventExportJob } from './ops/eventExport.js';
 
 export interface RunNodeInput {
   readonly home: string;
@@ -102,9 +106,16 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     // The port is bound before the node registers (a taken port must fail before anything is
     // marked online), so until start-up completes the ping tells load balancers to wait.
     let ready = false;
+    // What this node does, told to its metrics (GET /metrics) and its telemetry file alike.
+    const metrics = new NodeMetrics({ pool, nodeName: config.nodeName, offlineThresholdMs: options.offlineThresholdMs, poolMax: poolSize.size });
+    const telemetry = new Telemetry({ pool, nodeName: config.nodeName, version: VERSION, intervalMs: options.telemetryMs, offlineThresholdMs: options.offlineThresholdMs, sharedPaths: () => monitor.paths, log });
+    const observer: TaskObserver = {
+      claimed: (t) => { metrics.claimed(t); telemetry.claimed(t); },
+      finished: (t, state, ms) => { metrics.finished(t, state, ms); telemetry.finished(t, state, ms); },
+    };
     const app: FastifyInstance = buildServer({
       pool, key, nodeName: config.nodeName, nodeId: liveness.id, installationId: cluster.installationId, options, log,
-      registry, healthy: () => liveness.healthy, ready: () => ready, sharedPaths: () => monitor.paths, notifications,
+      registry, healthy: () => liveness.healthy, ready: () => ready, sharedPaths: () => monitor.paths, notifications, metrics,
     });
     try {
       await app.listen({ host: listen.host, port: listen.port });
@@ -129,14 +140,19 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     // A restarting node first settles what its previous life left running, then takes new work.
     const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs, registry));
     await recovered.afterCommit();
-    const scheduler = new Scheduler(pool, config.nodeName, [...taskJobs(options, registry), ...packageJobs(options, (db, e) => recordEvent(db, { ...e, actor: systemActor(config.nodeName) }).then(() => undefined))], log, () => liveness.healthy);
+    const scheduler = new Scheduler(pool, config.nodeName, [...taskJobs(options, registry), ...packageJobs(options, (db, e) => recordEvent(db, { ...e, actor: systemActor(config.nodeName) }).then(() => undefined)), eventExportJob(options), telemetryRetentionJob(options)], log, () => liveness.healthy);
     scheduler.start();
     cleanups.push(() => scheduler.stop());
+    // Stopped after the engine (cleanups run in reverse): its last snapshot counts the node's last tasks.
+    telemetry.start();
+    cleanups.push(() => telemetry.stop());
     const engine = new TaskEngine({
       pool, home, nodeId: liveness.id, nodeName: config.nodeName, liveness, notifications, storage: monitor, log, registry,
       pollMs: options.taskPollMs, shutdownGraceMs: options.shutdownGraceMs, worker,
-      deadManMs: Math.round(options.offlineThresholdMs / 2),
+      deadManMs: Math.round(options.offlineThresholdMs / 2), observer,
     });
+    metrics.runningTasks = () => engine.runningCount;
+    telemetry.runningTasks = () => engine.runningCount;
     await engine.start();
     cleanups.push(() => engine.stop());
     ready = true;

@@ -8,7 +8,9 @@ import { hashApiKey } from '../crypto/secrets.js';
 import { hasPermission, type Permission } from '../auth/permissions.js';
 
 /** The routes anyone may call (SPEC.md §5): the root document, the health ping, login and the portal's files. */
-const PUBLIC_ROUTES = new Set(['GET /api', 'GET /api/octopusservernodes/ping', 'HEAD /api/octopusservernodes/ping', 'POST /api/users/login', 'GET /', 'HEAD /', 'GET /app', 'HEAD /app']);
+const PUBLIC_ROUTES = new Set(['GET /api', 'GET /api/octopusservernodes/ping', 'HEAD /api/octopusservernodes/ping', 'POST /api/users/login', 'GET /', 'HEAD /', 'GET /app', 'HEAD /app',
+  // Decides itself: administrators, or an unauthenticated scraper from an address the cluster allows.
+  'GET /metrics']);
 
 /**
  * Decided from the route Fastify actually matched, never from the raw URL: the router decodes

@@ -6,6 +6,7 @@ import type { User } from '../auth/users.js';
 import type { Notifications } from '../cluster/notifications.js';
 import type { ResolvedPaths } from '../storage/sharedPaths.js';
 import type { TaskRegistry } from '../tasks/handler.js';
+import type { NodeMetrics } from '../ops/metrics.js';
 
 /** What every route may use; built once by the composition root. */
 export interface ApiContext {
@@ -25,6 +26,8 @@ export interface ApiContext {
   readonly notifications: Notifications;
   /** The task types this node can queue and run. */
   readonly registry: TaskRegistry;
+  /** This node's Prometheus metrics (GET /metrics); absent in servers built without them. */
+  readonly metrics?: NodeMetrics;
 }
 
 declare module 'fastify' {

@@ -22,6 +22,7 @@ import { eventRoutes } from './routes/events.js';
 import { releaseRoutes } from './routes/releases.js';
 import { feedRoutes } from './routes/feeds.js';
 import { packageRoutes } from './routes/packages.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 export function buildServer(ctx: ApiContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -55,6 +56,7 @@ export function buildServer(ctx: ApiContext): FastifyInstance {
   installErrorHandling(app);
   installJsonParser(app);
   installAuth(app, ctx);
+  metricsRoutes(app, ctx);
   rootRoutes(app, ctx);
   nodeRoutes(app, ctx);
   userRoutes(app, ctx);

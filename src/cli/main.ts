@@ -10,6 +10,7 @@ import { nodeCommand } from './commands/node.js';
 import { adminCommand } from './commands/admin.js';
 import { databaseCommand } from './commands/database.js';
 import { doctorCommand } from './commands/doctor.js';
+import { settingCommand } from './commands/setting.js';
 import { startCommand } from './commands/start.js';
 import { builtinWorkerCommand } from './commands/builtinWorker.js';
 import { deployCommand, releaseCommand } from './commands/deploy.js';
@@ -47,7 +48,7 @@ function program(): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, releaseCommand, deployCommand, databaseCommand, doctorCommand]) add(p);
+  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, releaseCommand, deployCommand, databaseCommand, settingCommand, doctorCommand]) add(p);
   for (const c of p.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return p;
 }

@@ -14,6 +14,9 @@ export interface ClusterJob {
   run(c: PoolClient): Promise<string | { result: string; afterCommit: () => Promise<void> }>;
 }
 
+/** Jobs run more often than this have a lane of their own. */
+const FREQUENT_MS = 5_000;
+
 /** How long a job's transaction may wait on its node before PostgreSQL ends it. */
 const JOB_IDLE_LIMIT_MS = 2_000;
 
@@ -25,9 +28,16 @@ const JOB_IDLE_LIMIT_MS = 2_000;
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  /**
+   * Two lanes, each running its jobs one after another: frequent jobs (orphan recovery) never wait
+   * behind a slow hourly one (an event export, a retention batch), and at most two connections are used.
+   */
+  private readonly lanes: { readonly jobs: readonly ClusterJob[]; busy: boolean }[];
 
-  constructor(private readonly pool: Pool, private readonly nodeName: string, private readonly jobs: readonly ClusterJob[], private readonly log: Logger, private readonly enabled: () => boolean) {}
+  constructor(private readonly pool: Pool, private readonly nodeName: string, private readonly jobs: readonly ClusterJob[], private readonly log: Logger, private readonly enabled: () => boolean) {
+    const frequent = (j: ClusterJob) => j.intervalMs < FREQUENT_MS;
+    this.lanes = [{ jobs: jobs.filter(frequent), busy: false }, { jobs: jobs.filter((j) => !frequent(j)), busy: false }].filter((l) => l.jobs.length > 0);
+  }
 
   start(): void {
     const tick = Math.min(...this.jobs.map((j) => j.intervalMs), 5_000);
@@ -40,13 +50,15 @@ export class Scheduler {
   }
 
   async tick(): Promise<void> {
-    if (this.busy || !this.enabled()) return;
-    this.busy = true;
-    try {
-      for (const job of this.jobs) await this.runOne(job);
-    } finally {
-      this.busy = false;
-    }
+    await Promise.all(this.lanes.map(async (lane) => {
+      if (lane.busy || !this.enabled()) return;
+      lane.busy = true;
+      try {
+        for (const job of lane.jobs) await this.runOne(job);
+      } finally {
+        lane.busy = false;
+      }
+    }));
   }
 
   async runOne(job: ClusterJob): Promise<void> {

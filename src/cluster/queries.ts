@@ -47,6 +47,10 @@ export async function putSetting(db: Queryable, key: string, value: unknown): Pr
     [key, JSON.stringify(value)]);
 }
 
+export async function deleteSetting(db: Queryable, key: string): Promise<void> {
+  await db.query('DELETE FROM settings WHERE key = $1', [key]);
+}
+
 // ---- The node registry
 
 /** What a node last found when it checked shared storage (written by its storage monitor). */

@@ -11,6 +11,10 @@ export interface RuntimeOptions {
   readonly shutdownGraceMs: number;
   readonly retentionJobMs: number;
   readonly pruneJobMs: number;
+  /** How often the cluster exports audit events older than their retention to EventExports. */
+  readonly eventExportJobMs: number;
+  /** How often each node appends a snapshot to its telemetry file in the shared Telemetry folder. */
+  readonly telemetryMs: number;
   /** CUTTLE_DATABASE_POOL_SIZE when set; it overrides the config file's databasePoolSize. */
   readonly databasePoolSize?: number;
   /** CUTTLE_DATABASE_SESSION_URL when set; it overrides the config file's databaseSessionUrl. */
@@ -85,6 +89,8 @@ export function runtimeOptions(env: NodeJS.ProcessEnv = process.env): RuntimeOpt
     shutdownGraceMs: seconds(env, 'CUTTLE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
     retentionJobMs: seconds(env, 'CUTTLE_RETENTION_JOB_SECONDS', 3600, 0.5, 86_400),
     pruneJobMs: seconds(env, 'CUTTLE_PRUNE_JOB_SECONDS', 3600, 0.5, 86_400),
+    eventExportJobMs: seconds(env, 'CUTTLE_EVENT_EXPORT_SECONDS', 3600, 0.5, 86_400),
+    telemetryMs: seconds(env, 'CUTTLE_TELEMETRY_SECONDS', 60, 0.5, 3600),
     ...(pool === undefined ? {} : { databasePoolSize: pool }),
     ...(env.CUTTLE_DATABASE_SESSION_URL ? { databaseSessionUrl: env.CUTTLE_DATABASE_SESSION_URL } : {}),
   });

@@ -15,7 +15,7 @@ import { runScript, stoppedOutcome } from './runner.js';
 import type { BuiltinWorker } from './builtinWorker.js';
 import { removeWorkFolder, scriptFolderName } from './workFolder.js';
 import { safeToRerun } from './recovery.js';
-import { outcomeState, type Outcome, type StopReason, type TaskRow } from './types.js';
+import { outcomeState, type Outcome, type StopReason, type TaskObserver, type TaskRow } from './types.js';
 
 export interface EngineOptions {
   readonly pool: Pool;
@@ -34,6 +34,8 @@ export interface EngineOptions {
   readonly worker: BuiltinWorker;
   /** How long a script outlives its node's last renewal of its watchdog (half the offline threshold). */
   readonly deadManMs: number;
+  /** Told of each claim and each recorded result (metrics, telemetry). */
+  readonly observer?: TaskObserver;
 }
 
 interface Running {
@@ -47,6 +49,8 @@ interface Running {
   /** No longer provably this node's: nothing may be recorded for it (recovery settles it). */
   abandoned: boolean;
   readonly finished: Promise<void>;
+  /** When this node began the run (its own clock, for durations it reports). */
+  readonly began?: number;
 }
 
 /**
@@ -55,6 +59,9 @@ interface Running {
  */
 export class TaskEngine {
   private readonly running = new Map<string, Running>();
+
+  /** Tasks running on this node now. */
+  get runningCount(): number { return this.running.size; }
   private cap = 0;
   private drain = true;
   private claiming = false;
@@ -170,8 +177,9 @@ export class TaskEngine {
   private begin(task: TaskRow): void {
     let resolveFinished!: () => void;
     const finished = new Promise<void>((r) => { resolveFinished = r; });
-    const run: Running = { task, token: task.claimToken!, controller: new AbortController(), abandoned: false, finished };
+    const run: Running = { task, token: task.claimToken!, controller: new AbortController(), abandoned: false, finished, began: Date.now() };
     this.running.set(task.id, run);
+    this.o.observer?.claimed(task);
     void this.execute(run).catch((err) => {
       this.o.log.error({ task: task.id, err: errorMessage(err) }, 'task execution failed unexpectedly');
     }).finally(() => {
@@ -288,6 +296,7 @@ export class TaskEngine {
     const { state, error } = outcomeState(outcome);
     try {
       const ok = await this.finisher.record({ id: run.task.id, token: run.token, state, error, hasWarnings });
+      if (ok) this.o.observer?.finished(run.task, state, Date.now() - (run.began ?? Date.now()));
       if (!ok) this.o.log.warn({ task: run.task.id }, 'the task is no longer this node\'s (it was recovered elsewhere); its result was dropped');
     } catch (err) {
       this.o.log.error({ task: run.task.id, err: errorMessage(err) }, 'could not record the task result; recovery will settle it');

@@ -26,6 +26,17 @@ export interface TaskRow {
   readonly hasWarnings: boolean;
 }
 
+/**
+ * Told of this node's task lifecycle (metrics, telemetry). Calls are synchronous and must not throw:
+ * an observer never slows or fails a task.
+ */
+export interface TaskObserver {
+  /** A task this node claimed and starts now. */
+  claimed(task: TaskRow): void;
+  /** A task this node ran, its result recorded (fenced by its claim token). */
+  finished(task: TaskRow, state: TaskState, durationMs: number): void;
+}
+
 export interface RawTask {
   id: string; seq: number; space_id: string; name: string; description: string; arguments: Record<string, unknown>;
   state: TaskState; queue_time: Date; start_time: Date | null; completed_time: Date | null; last_updated: Date;

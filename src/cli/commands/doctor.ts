@@ -12,6 +12,7 @@ import { checkFolders, checkPeerBeacons, homeInsideShared } from '../../storage/
 import { getSharedPaths, resolvePaths } from '../../storage/sharedPaths.js';
 import { storageStatus } from '../../storage/report.js';
 import { builtinWorkerFindings } from '../../tasks/builtinWorker.js';
+import { readTelemetry, type Snapshot } from '../../ops/telemetry.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
 
 /** ok: as it should be; warn: works, but should change (exit 0); fail: a problem (exit 1). */
@@ -120,6 +121,51 @@ async function builtinWorkerCheck(d: DoctorContext, f: Findings): Promise<void> 
   for (const w of await builtinWorkerFindings(places)) f.add(w.level, w.text);
 }
 
+const seconds = (n: number | null | undefined): string => (n === null || n === undefined ? '–' : n < 10 ? `${n.toFixed(2)} s` : `${Math.round(n)} s`);
+
+/**
+ * The cluster's last hour, from the snapshots every node writes to the shared Telemetry folder:
+ * per node, what it ran and how long that took, the deepest queue and the oldest heartbeat it saw,
+ * and any shared-folder problem it reported.
+ */
+async function telemetryCheck(d: DoctorContext, f: Findings): Promise<void> {
+  const dir = resolvePaths(await getSharedPaths(d.pool))?.Telemetry;
+  if (!dir) return;
+  const now = Date.now();
+  const snapshots = await readTelemetry(dir, new Date(now - 3_600_000));
+  const nodes = await listNodes(d.pool, runtimeOptions().offlineThresholdMs);
+  if (snapshots.length === 0) {
+    f.add(nodes.some((n) => n.online) ? 'warn' : 'ok', `no telemetry in ${dir} from the last hour${nodes.some((n) => n.online) ? ': the live nodes write a snapshot every minute (CUTTLE_TELEMETRY_SECONDS), so check that they can write there' : ' (no node is running)'}`);
+    return;
+  }
+  const byNode = new Map<string, Snapshot[]>();
+  for (const s of snapshots) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s]);
+  const offlineSeconds = runtimeOptions().offlineThresholdMs / 1000;
+  f.add('ok', `the cluster's last hour, from ${snapshots.length} telemetry snapshot(s) of ${byNode.size} node(s) in ${dir}:`);
+  for (const [node, list] of [...byNode].sort(([a], [b]) => a.localeCompare(b))) {
+    const last = list[list.length - 1]!;
+    const finished: Record<string, number> = {};
+    for (const s of list) for (const [state, n] of Object.entries(s.tasks.finished)) finished[state] = (finished[state] ?? 0) + (n ?? 0);
+    const ran = Object.values(finished).reduce((a, b) => a + b, 0);
+    const p95 = Math.max(0, ...list.map((s) => s.tasks.durationSeconds.p95 ?? 0));
+    const longest = Math.max(0, ...list.map((s) => s.tasks.durationSeconds.max ?? 0));
+    const queue = Math.max(0, ...list.map((s) => s.queue?.queued ?? 0));
+    const ages = list.flatMap((s) => (s.nodes ?? []).filter((n) => n.online && n.name !== node).map((n) => n.heartbeatAgeSeconds ?? 0));
+    const lag = Math.max(0, ...list.map((s) => s.process.eventLoopLagP99Ms));
+    const states = Object.entries(finished).map(([k, v]) => `${k} ${v}`).join(', ');
+    const age = (now - Date.parse(last.time)) / 1000;
+    f.add('ok', `  ${node}: ${list.length} snapshot(s), the last ${seconds(age)} ago; ran ${ran} task(s)${states ? ` (${states})` : ''}, slowest interval p95 ${seconds(p95)}, longest ${seconds(longest)}; queue up to ${queue}; peers' heartbeats up to ${seconds(ages.length ? Math.max(...ages) : null)} old; event-loop lag p99 up to ${lag.toFixed(1)} ms; ${Math.round(last.process.rssBytes / 1048576)} MB resident`);
+    const online = nodes.find((n) => n.name === node)?.online ?? false;
+    if (online && age > 3 * last.intervalSeconds + 5) f.add('warn', `  ${node} is online but wrote no telemetry for ${seconds(age)} (every ${seconds(last.intervalSeconds)} expected): can it still write ${dir}?`);
+    const stale = ages.filter((a) => a > offlineSeconds);
+    if (stale.length) f.add('warn', `  ${node} saw a peer's heartbeat ${seconds(Math.max(...stale))} old (offline after ${seconds(offlineSeconds)}) ${stale.length} time(s) in the hour`);
+    const problems = new Set(list.flatMap((s) => s.storage.filter((x) => !x.ok).map((x) => `${x.folder}: ${x.problem ?? 'not usable'}`)));
+    for (const p of problems) f.add('warn', `  ${node} reported a shared-folder problem in the hour: ${p}`);
+    const errors = new Set(list.flatMap((s) => (s.error ? [s.error] : [])));
+    for (const e of errors) f.add('warn', `  ${node}: ${e}`);
+  }
+}
+
 /** Checks of this machine and home alone, in the order they print: they run even when the database cannot be reached. */
 const LOCAL_CHECKS: readonly Check<LocalContext>[] = [
   homeCheck,
@@ -132,6 +178,7 @@ const DATABASE_CHECKS: readonly Check<DoctorContext>[] = [
   connectionBudgetCheck,
   sharedStorageCheck,
   builtinWorkerCheck,
+  telemetryCheck,
 ];
 
 async function run<C>(checks: readonly Check<C>[], d: C, f: Findings): Promise<void> {
@@ -146,7 +193,7 @@ async function run<C>(checks: readonly Check<C>[], d: C, f: Findings): Promise<v
 
 export function doctorCommand(program: Command): void {
   homeOption(program.command('doctor'))
-    .description('check the database (role, connection budget), master key, schema version and every shared folder, and print each finding')
+    .description('check the database (role, connection budget), master key, schema version and every shared folder, show the cluster\'s last hour from telemetry, and print each finding')
     .action(async (opts: { home?: string }) => {
       const home = homeOf(opts);
       const f = new Findings();
