@@ -32,51 +32,45 @@ type LogEvent =
 // The page keeps the newest lines of each block; the raw log has them all.
 const KEEP_PER_BLOCK = 2000;
 
-function attemptOf(s: LogState, n: number): Attempt {
-  let a = s.attempts.get(n);
-  if (!a) { a = { attempt: n, elements: [], dropped: 0, children: [], recovery: [] }; s.attempts.set(n, a); }
-  return a;
+/** The newest KEEP_PER_BLOCK lines of `target` with `more` added, and how many fell off the front. */
+function keep(target: { elements: LogElement[]; dropped: number }, more: LogElement[]): { elements: LogElement[]; dropped: number } {
+  const elements = [...target.elements, ...more];
+  const over = elements.length - KEEP_PER_BLOCK;
+  return over > 0 ? { elements: elements.slice(over), dropped: target.dropped + over } : { elements, dropped: target.dropped };
 }
 
-function keep(target: { elements: LogElement[]; dropped: number }, more: LogElement[]): void {
-  target.elements.push(...more);
-  const over = target.elements.length - KEEP_PER_BLOCK;
-  if (over > 0) { target.elements.splice(0, over); target.dropped += over; }
-}
-
+/** Pure: every event gives a new state whose changed blocks and attempts are copies (React may call it twice). */
 function reduce(s: LogState, e: LogEvent): LogState {
   if (e.type === 'reset') return { blocks: new Map(), attempts: new Map(), version: s.version + 1 };
+  const blocks = new Map(s.blocks);
+  const attempts = new Map(s.attempts);
+  const attempt = (n: number, change: (a: Attempt) => Partial<Attempt>): void => {
+    const a = attempts.get(n) ?? { attempt: n, elements: [], dropped: 0, children: [], recovery: [] };
+    attempts.set(n, { ...a, ...change(a) });
+  };
   if (e.type === 'block') {
     const d = e.data;
-    let b = s.blocks.get(d.Id);
-    if (!b) {
-      b = { id: d.Id, parentId: d.ParentId, name: d.Name, status: d.Status, attempt: d.Attempt, elements: [], dropped: 0, children: [] };
-      s.blocks.set(d.Id, b);
-      const parent = d.ParentId ? s.blocks.get(d.ParentId) : undefined;
-      if (parent) parent.children.push(d.Id);
-      else {
-        const a = attemptOf(s, d.Attempt);
-        a.children.push(d.Id);
-        if (!a.firstStart || d.OccurredAt < a.firstStart) a.firstStart = d.OccurredAt;
-      }
+    const known = blocks.get(d.Id);
+    if (!known) {
+      const parent = d.ParentId ? blocks.get(d.ParentId) : undefined;
+      if (parent) blocks.set(parent.id, { ...parent, children: [...parent.children, d.Id] });
+      else attempt(d.Attempt, (a) => ({ children: [...a.children, d.Id], ...(!a.firstStart || d.OccurredAt < a.firstStart ? { firstStart: d.OccurredAt } : {}) }));
     }
+    const b: Block = known ? { ...known } : { id: d.Id, parentId: d.ParentId, name: d.Name, status: d.Status, attempt: d.Attempt, elements: [], dropped: 0, children: [] };
     if (d.Event === 'Started') { b.started = d.OccurredAt; b.status = 'Running'; } else { b.ended = d.OccurredAt; b.status = d.Status; }
+    blocks.set(d.Id, b);
   } else {
     const d = e.data;
-    if (d.Kind === 'recovery') attemptOf(s, d.Attempt).recovery.push(...d.LogElements);
+    const b = blocks.get(d.BlockId);
+    if (d.Kind === 'recovery') attempt(d.Attempt, (a) => ({ recovery: [...a.recovery, ...d.LogElements] }));
+    else if (b && d.BlockId !== e.taskId) blocks.set(b.id, { ...b, ...keep(b, d.LogElements) });
     else {
-      const b = s.blocks.get(d.BlockId);
-      if (b && d.BlockId !== e.taskId) keep(b, d.LogElements);
-      else {
-        const a = attemptOf(s, d.Attempt);
-        keep(a, d.LogElements);
-        // The first line of an attempt names the node that ran it.
-        const started = d.LogElements.map((l) => /started on node (\S+), attempt/.exec(l.MessageText)?.[1]).find(Boolean);
-        if (started && !a.node) a.node = started;
-      }
+      // The first line of an attempt names the node that ran it.
+      const started = d.LogElements.map((l) => /started on node (\S+), attempt/.exec(l.MessageText)?.[1]).find(Boolean);
+      attempt(d.Attempt, (a) => ({ ...keep(a, d.LogElements), ...(started && !a.node ? { node: started } : {}) }));
     }
   }
-  return { ...s, version: s.version + 1 };
+  return { blocks, attempts, version: s.version + 1 };
 }
 
 /** Follows the log stream; EventSource reconnects by itself and sends Last-Event-ID, so nothing repeats. */
