@@ -33,7 +33,7 @@ async function drain(c: Cluster, out: Result): Promise<void> {
     await c.start(...names);
     const [cuttle, reference] = await pairedMedians(config.runs,
       () => cuttleDrain(c, names, config.tasks), 'tasks_per_second',
-      () => graphileDrain(c.graphileUrl, names.length, config.tasks), 'jobs_per_second');
+      () => graphileDrain(c.graphileUrl, names.length, config.tasks), 'jobs_per_second', config.warmup);
     out[label] = { cuttle, graphile_worker: reference, ratio: ratio(cuttle.tasks_per_second, reference.jobs_per_second) };
   }
   const four = ['b1', 'b2', 'b3', 'b4'];
@@ -46,7 +46,7 @@ async function e2e(c: Cluster, out: Result): Promise<void> {
   const nodes = await c.start('b1', 'b2');
   const [cuttle, reference] = await pairedMedians(config.runs,
     () => cuttleEndToEnd(c, nodes, config.clients, config.e2eTasks), 'tasks_per_second',
-    () => graphileEndToEnd(c.graphileUrl, 2, config.clients, config.e2eTasks), 'jobs_per_second');
+    () => graphileEndToEnd(c.graphileUrl, 2, config.clients, config.e2eTasks), 'jobs_per_second', config.warmup);
   Object.assign(out, { cuttle, graphile_worker: reference, ratio: ratio(cuttle.tasks_per_second, reference.jobs_per_second) });
 }
 

@@ -5,6 +5,7 @@
 //   BENCH_E2E              tasks posted in the end-to-end run (BENCH_TASKS)
 //   BENCH_CLIENTS          concurrent HTTP / addJob clients in the end-to-end run (16)
 //   BENCH_RUNS             runs per throughput figure, the median is reported (3)
+//   BENCH_WARMUP           unmeasured runs of each side first (1; 0 measures cold processes)
 //   BENCH_SHALLOW, BENCH_DEEP, BENCH_TAGS   deep-queue sizes (5000, 100000) and distinct tags (1000)
 //   BENCH_EXPLAIN_QUEUED, BENCH_EXPLAIN_FINISHED   rows behind the EXPLAIN plans (100000, 1000000)
 //   BENCH_SAMPLES          pickup-latency samples per cluster size (200)
@@ -42,6 +43,8 @@ export const config = Object.freeze({
   e2eTasks: size('BENCH_E2E', tasks, tasks),
   clients: size('BENCH_CLIENTS', 16, 16),
   runs: size('BENCH_RUNS', 3, 1),
+  /** Unmeasured runs of each side before the measured ones (0 to measure cold processes). */
+  warmup: env.BENCH_WARMUP === '0' ? 0 : size('BENCH_WARMUP', 1, 1),
   shallow: size('BENCH_SHALLOW', 5000, 500),
   deep: size('BENCH_DEEP', 100_000, 5000),
   tags: size('BENCH_TAGS', 1000, 100),

@@ -8,7 +8,7 @@ import { runtimeOptions } from '../../src/config/options.js';
 import { BUSY_SQL, clearTasks } from './queue.js';
 import { round } from './util.js';
 
-interface Statement { readonly name: string; readonly source: string; readonly text: string; readonly values: unknown[] }
+interface Statement { readonly name: string; readonly source: string; readonly text: string; readonly values: unknown[]; readonly settings?: readonly string[] }
 
 /**
  * The statements `fn` sends, captured rather than copied here, so the plans follow the code as it
@@ -36,6 +36,21 @@ async function captured(db: pg.Client, source: string, name: string, fn: (db: an
   return out.map((s) => ({ ...s, name: out.length > 1 ? `${name} ${/\bcount\s*\(/i.test(s.text) ? 'count' : 'page'}` : name }));
 }
 
+/**
+ * The statement inside the claim function (migration 011), read from the database itself, with the
+ * function's parameters as $1..$4 and its SET clauses: EXPLAIN of the function call shows only a
+ * Function Scan.
+ */
+async function claimBody(db: pg.Client, nodeId: string, epoch: number): Promise<Statement> {
+  const r = await db.query<{ prosrc: string; proconfig: string[] | null }>(`SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'cuttle_claim_tasks'`);
+  const row = r.rows[0];
+  if (!row) throw new Error('the database has no cuttle_claim_tasks function');
+  const m = /RETURN QUERY([\s\S]*?);\s*END\s*$/i.exec(row.prosrc.trim());
+  if (!m) throw new Error('cannot find the statement in cuttle_claim_tasks');
+  const text = m[1]!.replace(/\bp_node\b/g, '$1::text').replace(/\bp_epoch\b/g, '$2::int').replace(/\bp_limit\b/g, '$3::int').replace(/\bp_running\b/g, '$4::int');
+  return { name: 'claim (the statement of cuttle_claim_tasks)', source: 'migration 011', text, values: [nodeId, epoch, 5, 0], settings: row.proconfig ?? [] };
+}
+
 async function statements(db: pg.Client, nodeId: string, epoch: number): Promise<Statement[]> {
   const filter = { skip: 0, take: 30, ids: [], spaces: [] };
   const retention = taskJobs(runtimeOptions({})).find((j) => j.name === 'task-log-retention');
@@ -49,6 +64,7 @@ async function statements(db: pg.Client, nodeId: string, epoch: number): Promise
   const same = (a: Statement, b: Statement) => a.text === b.text && JSON.stringify(a.values) === JSON.stringify(b.values);
   return [
     ...hot,
+    await claimBody(db, nodeId, epoch),
     ...others.filter((s) => !hot.some((h) => same(h, s))),
     { name: 'benchmark poll (queue busy?)', source: 'bench', text: BUSY_SQL, values: [] },
   ];
@@ -86,8 +102,13 @@ async function explainOne(db: pg.Client, s: Statement, nodeId: string): Promise<
     await db.query('BEGIN');
     try {
       await db.query('UPDATE nodes SET stopped_at = NULL, drain = false, max_concurrent_tasks = 5 WHERE id = $1', [nodeId]);
-      // What the nodes' pool sets (src/db/pool.ts): plans fitted to each call's values.
+      // Plans fitted to each call's values.
       await db.query('SET LOCAL plan_cache_mode = force_custom_plan');
+      // A function's own settings (SET clauses), as its statement runs with them.
+      for (const setting of s.settings ?? []) {
+        const eq = setting.indexOf('=');
+        await db.query('SELECT set_config($1, $2, true)', [setting.slice(0, eq), setting.slice(eq + 1)]);
+      }
       const r = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) ${s.text}`, s.values);
       lines = r.rows.map((x) => x['QUERY PLAN']);
     } finally {

@@ -42,13 +42,19 @@ export async function until(done: () => Promise<boolean>, everyMs: number, timeo
 
 /**
  * Runs two measurements alternately, `runs` times each, and reports each side's median: the other
- * jobs on a shared machine come and go, and alternating lets both sides see the same load.
+ * jobs on a shared machine come and go, and alternating lets both sides see the same load. First,
+ * `warmup` unmeasured runs of each side (a fresh process compiles its hot paths and a fresh
+ * database connection fills its caches during its first thousands of tasks); their figures are
+ * reported as `warmup_runs`, beside the measured `runs`.
  */
 export async function pairedMedians<A extends Record<string, unknown>, B extends Record<string, unknown>>(
-  runs: number, a: () => Promise<A>, keyA: keyof A & string, b: () => Promise<B>, keyB: keyof B & string,
-): Promise<[A & { runs: number[] }, B & { runs: number[] }]> {
+  runs: number, a: () => Promise<A>, keyA: keyof A & string, b: () => Promise<B>, keyB: keyof B & string, warmup = 0,
+): Promise<[A & { runs: number[]; warmup_runs: number[] }, B & { runs: number[]; warmup_runs: number[] }]> {
+  const wa: number[] = [];
+  const wb: number[] = [];
+  for (let i = 0; i < warmup; i++) { wa.push(Number((await a())[keyA])); wb.push(Number((await b())[keyB])); }
   const as: A[] = [];
   const bs: B[] = [];
   for (let i = 0; i < runs; i++) { as.push(await a()); bs.push(await b()); }
-  return [median(as, keyA), median(bs, keyB)];
+  return [{ ...median(as, keyA), warmup_runs: wa }, { ...median(bs, keyB), warmup_runs: wb }];
 }

@@ -35,38 +35,12 @@ export async function insertTask(db: Queryable, t: NewTask): Promise<TaskRow> {
   return toTask(r.rows[0] as RawTask);
 }
 
-// Not a named (prepared) statement: planned at every run, from the table as it is then. A cached
-// generic plan, made while the queue was short, kept sorting a sequential scan for the first
-// thousands of claims of a queue that had since grown to 100,000 (until ANALYZE replaced it).
-export const CLAIM_TASKS_SQL = `WITH free AS (
-       -- The node's task cap and drain as the database has them now, so a change made through any
-       -- node binds the very next claim; a node that was superseded (new epoch) claims nothing.
-       -- $4 is what the node runs (only its own process claims for it, under its advisory lock).
-       SELECT greatest(0, least($3::int, CASE WHEN n.drain THEN 0 ELSE n.max_concurrent_tasks END - $4::int))::int AS n
-       FROM nodes n WHERE n.id = $1 AND n.epoch = $2 AND n.stopped_at IS NULL)
-     UPDATE server_tasks t
-     SET state = 'Executing', server_node = $1, node_epoch = $2, claim_token = gen_random_uuid(),
-         start_time = now(), attempt = t.attempt + 1, last_updated = now(), error_message = NULL
-     -- The candidates are collected into an array first (an InitPlan), so the update finds each row by
-     -- its primary key: joined as a relation, the planner cannot see the LIMIT and hash-joins the
-     -- whole table once the queue is deep.
-     WHERE t.id = ANY (ARRAY(
-       SELECT q.id FROM server_tasks q
-       WHERE q.state = 'Queued'
-         -- A space whose task queue is stopped keeps its tasks queued (one InitPlan, not a probe per row).
-         AND q.space_id <> ALL (ARRAY(SELECT s.id FROM spaces s WHERE s.task_queue_stopped))
-         -- A tagged task waits while its tag runs, and behind older queued tasks of its tag (FIFO per
-         -- tag); both checks are index probes (server_tasks_one_per_tag, server_tasks_queued_tag).
-         AND (q.concurrency_tag IS NULL OR (
-           NOT EXISTS (SELECT 1 FROM server_tasks a WHERE a.concurrency_tag = q.concurrency_tag AND a.state IN ('Executing', 'Cancelling'))
-           AND NOT EXISTS (SELECT 1 FROM server_tasks o WHERE o.concurrency_tag = q.concurrency_tag AND o.state = 'Queued' AND o.seq < q.seq)))
-       ORDER BY q.seq
-       LIMIT coalesce((SELECT n FROM free), 0)
-       FOR UPDATE SKIP LOCKED))
-     -- No \`t.state = 'Queued'\` here: the rows were locked as Queued (a row changed before its lock
-     -- is re-checked then), and the lock holds until this commits. With it, the planner walked the
-     -- queue's partial index (every claimed row's dead entry too) instead of the primary key.
-     RETURNING t.*`;
+/**
+ * The claim is the database function cuttle_claim_tasks (migration 011): its plan is fixed (an
+ * index scan of the queue in seq order, stopping at the LIMIT) whatever the table's statistics say,
+ * and cached, so each call is one cheap round trip.
+ */
+export const CLAIM_TASKS_SQL = 'SELECT * FROM cuttle_claim_tasks($1, $2, $3, $4)';
 
 /**
  * Claims up to `limit` of the oldest claimable tasks for this node in one statement. Rows another
@@ -76,7 +50,7 @@ export const CLAIM_TASKS_SQL = `WITH free AS (
  * (the loser gets 23505 and tries again).
  */
 export async function claimTasks(db: Queryable, nodeId: string, epoch: number, limit: number, running: number): Promise<TaskRow[]> {
-  const r = await db.query<RawTask>(CLAIM_TASKS_SQL, [nodeId, epoch, Math.max(1, limit), running]);
+  const r = await db.query<RawTask>({ name: 'cuttle_claim_tasks', text: CLAIM_TASKS_SQL, values: [nodeId, epoch, Math.max(1, limit), running] });
   return r.rows.map(toTask).sort((a, b) => a.seq - b.seq);
 }
 
