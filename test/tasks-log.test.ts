@@ -1,12 +1,13 @@
 // The task log as a tree: blocks written with the real writer into a running node's shared
 // TaskLogs folder, read back through details, raw and the live stream over real HTTP.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import pg from 'pg';
 import { appendNote, Masker, TaskLogWriter } from '../src/tasks/log.js';
-import { ADMIN_API_KEY, api, readyCluster, startNode, tempDir, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, api, queueTask, readyCluster, startNode, tempDir, untilTask, type NodeProcess, type TestCluster } from './helpers.js';
+import { markLogsDeleted } from '../src/tasks/queries.js';
 
 const K = { apiKey: ADMIN_API_KEY };
 
@@ -288,6 +289,30 @@ describe('the task log as a tree, read through a running node', () => {
     const rest = await readEvents(url, (ev) => ev.some((e) => e.event === 'end'), cursor);
     assert.deepEqual([...content(first), ...content(rest)], content(all));
     assert.ok(content(rest).length > 0);
+  });
+  it('keeps a log written whole as its task ends in the task\'s row: no folder, and details, raw and the stream read it', async () => {
+    const t = await queueTask(node, { Name: 'Noop' });
+    // The stream is opened before the task runs: it must end with the line, read from the row.
+    const url = `${node.url}/api/tasks/${t.Id}/log/stream`;
+    const streamed = readEvents(url, (ev) => ev.some((e) => e.event === 'end'));
+    const done = await untilTask(node, t.Id, (x) => x.IsCompleted, 'to finish', 30_000);
+    assert.equal(done.State, 'Success');
+    assert.ok(!existsSync(join(taskLogs, t.Id)), 'no folder was made for the Noop\'s one line');
+    const stored = (await db.query<{ inline_log: string | null }>('SELECT inline_log FROM server_tasks WHERE id = $1', [t.Id])).rows[0]!.inline_log;
+    assert.match(stored ?? '', /Noop task completed on node tree/);
+    const line = 'Noop task completed on node tree';
+    const root = (await api(node.url, `/api/tasks/${t.Id}/details`, K)).body.ActivityLogs[0];
+    assert.deepEqual(root.LogElements.map((e: any) => e.MessageText), [line]);
+    const tail = (await api(node.url, `/api/tasks/${t.Id}/details?tail=1`, K)).body.ActivityLogs[0];
+    assert.deepEqual(tail.LogElements.map((e: any) => e.MessageText), [line]);
+    assert.match((await api(node.url, `/api/tasks/${t.Id}/raw`, K)).body, new RegExp(`== Attempt 1 ==\n\\d\\d:\\d\\d:\\d\\d {3}Info +\\| +${line}\n`));
+    const events = await streamed;
+    assert.deepEqual(events.filter((e) => e.event === 'log').flatMap((e) => e.data.LogElements.map((l: any) => l.MessageText)), [line]);
+    // Retention forgets it with the task's files.
+    await db.query(`UPDATE server_tasks SET completed_time = now() - interval '40 days' WHERE id = $1`, [t.Id]);
+    assert.ok((await markLogsDeleted(db, 30, 1000)).includes(t.Id));
+    assert.equal((await db.query('SELECT inline_log FROM server_tasks WHERE id = $1', [t.Id])).rows[0].inline_log, null);
+    assert.doesNotMatch((await api(node.url, `/api/tasks/${t.Id}/raw`, K)).body, /Noop task completed/);
   });
 });
 

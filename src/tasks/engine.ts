@@ -238,7 +238,7 @@ export class TaskEngine {
     if (controller.signal.aborted) outcome = stoppedOutcome(controller.signal.reason as StopReason);
     // Claiming the next task need not wait for this one's result to be written.
     this.release(task.id);
-    await this.record(run, outcome, writer.hasWarnings);
+    await this.record(run, outcome, writer.hasWarnings, writer.inlined);
   }
 
   /** What the handler gets: the task, its log, the run's signal, fenced writes and the script runner. */
@@ -291,11 +291,13 @@ export class TaskEngine {
     };
   }
 
-  private async record(run: Running, outcome: Outcome, hasWarnings = false): Promise<void> {
+  private async record(run: Running, outcome: Outcome, hasWarnings = false, inlineLog?: string): Promise<void> {
     if (run.abandoned) return; // not ours any more: recovery (on any node) settles it
     const { state, error } = outcomeState(outcome);
     try {
-      const ok = await this.finisher.record({ id: run.task.id, token: run.token, state, error, hasWarnings });
+      const ok = await this.finisher.record({ id: run.task.id, token: run.token, state, error, hasWarnings, inlineLog: inlineLog ?? null });
+      // A log kept in the row exists once the result is committed: wake its live readers then.
+      if (ok && inlineLog !== undefined) this.logWritten(run.task.id);
       if (ok) this.o.observer?.finished(run.task, state, Date.now() - (run.began ?? Date.now()));
       if (!ok) this.o.log.warn({ task: run.task.id }, 'the task is no longer this node\'s (it was recovered elsewhere); its result was dropped');
     } catch (err) {

@@ -135,6 +135,8 @@ export interface OpenOptions {
 
 /** A checkpoint in the index at least this often, so a reader scans at most this much log past it. */
 const CHECKPOINT_BYTES = 1024 * 1024;
+/** The largest log kept in the task's row instead of a file (see `inlined`). */
+export const INLINE_MAX_BYTES = 4096;
 
 /**
  * Appends one attempt's log and its index. This node is the files' only writer (one pair per
@@ -143,6 +145,9 @@ const CHECKPOINT_BYTES = 1024 * 1024;
  * resolve — a SIGKILL of the node loses nothing already reported written. The files are opened per
  * batch rather than held open: a share that went away, or turned read-only, is noticed at the next
  * batch. Writes are asynchronous, so a slow share never stalls the event loop (or the heartbeat).
+ * The one exception is a log written whole at once as the task ends (see `inlined`): it is durable
+ * when the task's result is, in the same statement, and a node that dies first loses neither
+ * (recovery settles the task, and its note is the attempt's log).
  */
 export class TaskLogWriter {
   readonly root: LogBlock;
@@ -159,6 +164,14 @@ export class TaskLogWriter {
    * needs none: readers scan it whole, and the task's hot path saves a file write.
    */
   private indexed = false;
+  /** Nothing of this attempt has been written yet (its first batch may still go to the row). */
+  private untouched: boolean;
+  /**
+   * The attempt's whole log, when its first batch was also its last (the close record in it), small
+   * and without steps: the engine stores it with the task's result, in the same statement, and no
+   * folder or file is made. Creating them was most of the cost of a Noop. Undefined otherwise.
+   */
+  inlined: string | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -176,6 +189,7 @@ export class TaskLogWriter {
     this.rootBlock = new Block(this, taskId, undefined, '');
     this.root = this.rootBlock;
     this.open.set(taskId, this.rootBlock);
+    this.untouched = size === 0;
   }
 
   static async open(o: OpenOptions): Promise<TaskLogWriter> {
@@ -241,9 +255,16 @@ export class TaskLogWriter {
       if (!this.failure) {
         try {
           const { log, index } = this.encode(batch);
-          await this.append(this.logPath, log);
-          if (index) await this.append(this.indexPath, index);
-          this.onWritten();
+          const last = batch[batch.length - 1];
+          const whole = this.untouched && last?.kind === 'structure' && last.record.k === 'close';
+          this.untouched = false;
+          if (whole && !index && !this.indexed && Buffer.byteLength(log) <= INLINE_MAX_BYTES) {
+            this.inlined = log;
+          } else {
+            await this.append(this.logPath, log);
+            if (index) await this.append(this.indexPath, index);
+            this.onWritten();
+          }
         } catch (err) {
           this.failure = new Error(`Could not write the task log ${this.logPath}: ${errorMessage(err)}`);
           this.onFailure(this.failure);

@@ -2,8 +2,7 @@
 // of the log (forwards) and its last lines (backwards), up to a budget, with a count of what lies
 // between. With `tail=N`: the last N lines of every block, read backwards from the end of each
 // block's byte ranges (from the index), so a big log is never read whole.
-import type { FileHandle } from 'node:fs/promises';
-import { backwardChunks, forwardChunks, type LineChunk } from './logFiles.js';
+import { backwardChunks, forwardChunks, type LineChunk, type LogHandle } from './logFiles.js';
 import type { FileIndex } from './logIndex.js';
 import { isStructure, isVerbose, parseRecord, peekLine, toElement, type LineRecord, type LogElement } from './logFormat.js';
 
@@ -12,7 +11,7 @@ export const DETAILS_MAX_ELEMENTS = 20_000;
 export const DETAILS_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface Source {
-  readonly fh: FileHandle;
+  readonly fh: LogHandle;
   readonly index: FileIndex;
   /** A line the reader adds before the file's own ("Attempt 2"), counted as a root line. */
   readonly preamble: LogElement | undefined;

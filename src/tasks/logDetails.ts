@@ -37,7 +37,7 @@ export interface DetailsRequest {
 export type RootNode = Omit<ActivityNode, 'LogElements' | 'Children' | 'ProgressPercentage'>;
 
 export async function activityTree(t: TaskRow, taskLogs: string | undefined, root: RootNode, req: DetailsRequest): Promise<{ root: ActivityNode; size: number }> {
-  const sources: OpenSources = taskLogs ? await collectSources(taskLogs, t.id) : { list: [], close: () => Promise.resolve() };
+  const sources: OpenSources = taskLogs ? await collectSources(taskLogs, t) : { list: [], close: () => Promise.resolve() };
   try {
     const collected = req.tail === undefined ? await headAndTail(sources.list, req.verbose) : await tails(sources.list, req.tail, req.verbose);
     const attempts = sources.list.filter((s) => s.index.file.kind === 'attempt').length;

@@ -1,8 +1,8 @@
 // Listing a task's log files and reading them line by line in bounded chunks, forwards or
 // backwards. Every reader of the log goes through here, so none ever holds a whole file.
-import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attemptIndexName, taskLogDir } from './logFormat.js';
+import { attemptIndexName, attemptLogName, taskLogDir } from './logFormat.js';
 
 export interface LogFile {
   readonly name: string;
@@ -11,26 +11,58 @@ export interface LogFile {
   readonly path: string;
   /** The sidecar index (attempt files only). */
   readonly indexPath: string | undefined;
+  /** A log kept in the task's row (migration 012) rather than in this file: its whole text. */
+  readonly data?: Buffer;
+}
+
+/** What the readers need of an open log: a file, or a log kept in the task's row. */
+export interface LogHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+/** The last attempt's log, when it is kept in the task's row. */
+export interface InlineLog {
+  readonly attempt: number;
+  readonly text: string;
+}
+
+/** The task's row, as far as its log's whereabouts go. */
+export function inlineLogOf(t: { readonly attempt: number; readonly inlineLog: string | null }): InlineLog | undefined {
+  return t.inlineLog === null ? undefined : { attempt: t.attempt, text: t.inlineLog };
 }
 
 const FILE_RE = /^(attempt|recovery)-(\d+)\.log$/;
 
-/** A task's log files in reading order: attempt 1, what recovery said about it, attempt 2, … */
-export async function listLogFiles(taskLogs: string, taskId: string): Promise<LogFile[]> {
+/**
+ * A task's log files in reading order: attempt 1, what recovery said about it, attempt 2, … — with
+ * the attempt whose log is kept in the task's row (`inline`) among them.
+ */
+export async function listLogFiles(taskLogs: string, taskId: string, inline?: InlineLog): Promise<LogFile[]> {
   const dir = taskLogDir(taskLogs, taskId);
   let names: string[];
   try {
     names = await readdir(dir);
   } catch {
-    return [];
+    names = [];
   }
+  const files = listed(dir, names);
+  if (inline && !files.some((f) => f.kind === 'attempt' && f.attempt === inline.attempt)) {
+    const name = attemptLogName(inline.attempt);
+    files.push({ name, attempt: inline.attempt, kind: 'attempt', path: `${join(dir, name)} (kept in the database)`, indexPath: undefined, data: Buffer.from(inline.text, 'utf8') });
+  }
+  return files.sort((a, b) => a.attempt - b.attempt || (a.kind === 'attempt' ? -1 : 1));
+}
+
+function listed(dir: string, names: readonly string[]): LogFile[] {
   return names.flatMap((n) => {
     const m = FILE_RE.exec(n);
     if (!m) return [];
     const attempt = Number(m[2]);
     const kind = m[1] as 'attempt' | 'recovery';
     return [{ name: n, attempt, kind, path: join(dir, n), indexPath: kind === 'attempt' ? join(dir, attemptIndexName(attempt)) : undefined }];
-  }).sort((a, b) => a.attempt - b.attempt || (a.kind === 'attempt' ? -1 : 1));
+  });
 }
 
 /** One read's worth of complete lines: line i is buf[starts[i], ends[i]) (no newline), at file offset base + starts[i]. */
@@ -46,12 +78,26 @@ export const CHUNK = 256 * 1024;
 // A record is at most two capped texts, escaped; anything longer is not one of ours and is skipped.
 const MAX_LINE = 2 * 1024 * 1024;
 
-export async function openLog(path: string): Promise<FileHandle | undefined> {
+/** Opens a log for reading; undefined when its file is gone (retention removed it meanwhile). */
+export async function openLog(file: LogFile): Promise<LogHandle | undefined> {
+  if (file.data) return memoryHandle(file.data);
   try {
-    return await open(path, 'r');
+    return await open(file.path, 'r');
   } catch {
     return undefined;
   }
+}
+
+function memoryHandle(data: Buffer): LogHandle {
+  return {
+    read: (buffer, offset, length, position) => {
+      const bytesRead = Math.max(0, Math.min(length, data.length - position));
+      if (bytesRead > 0) data.copy(buffer, offset, position, position + bytesRead);
+      return Promise.resolve({ bytesRead });
+    },
+    stat: () => Promise.resolve({ size: data.length }),
+    close: () => Promise.resolve(),
+  };
 }
 
 function splitLines(buf: Buffer, from: number, to: number, starts: number[], ends: number[]): number {
@@ -69,7 +115,7 @@ function splitLines(buf: Buffer, from: number, to: number, starts: number[], end
  * last line without its newline (being written, or torn by a crash) is not returned. The chunk's
  * buffer is reused: use it before asking for the next chunk.
  */
-export async function* forwardChunks(fh: FileHandle, from: number, to: number): AsyncGenerator<LineChunk> {
+export async function* forwardChunks(fh: LogHandle, from: number, to: number): AsyncGenerator<LineChunk> {
   let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, to - from)));
   let carry = 0; // bytes of an unfinished line at the start of buf
   let pos = from;
@@ -105,7 +151,7 @@ export async function* forwardChunks(fh: FileHandle, from: number, to: number): 
  * The complete lines of [lo, hi), newest chunk first (lines within a chunk in file order). Both
  * bounds must be line starts (hi may be the end of the last complete line). Same buffer rule.
  */
-export async function* backwardChunks(fh: FileHandle, lo: number, hi: number): AsyncGenerator<LineChunk> {
+export async function* backwardChunks(fh: LogHandle, lo: number, hi: number): AsyncGenerator<LineChunk> {
   let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, hi - lo)) * 2);
   let carry = Buffer.alloc(0); // the head of the chunk above, before its first newline
   let pos = hi;

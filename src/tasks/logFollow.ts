@@ -2,7 +2,7 @@
 // batches, in order, then the state looked at again; until the task is final and its log complete.
 // The portal's live stream and `cuttle deploy --wait` both read a log this way.
 import type { Queryable } from '../db/pool.js';
-import { listLogFiles, openLog, type LogFile } from './logFiles.js';
+import { inlineLogOf, listLogFiles, openLog, type LogFile } from './logFiles.js';
 import { attemptClosed, type LogCursor, readEvents } from './logStream.js';
 import { getTask } from './queries.js';
 import { FINAL_STATES, type TaskRow } from './types.js';
@@ -32,11 +32,11 @@ export async function followTaskLog(o: FollowOptions): Promise<TaskRow | undefin
   while (!o.closed()) {
     current = await getTask(o.db, o.taskId);
     if (!current) break;
-    const files = o.taskLogs ? await listLogFiles(o.taskLogs, o.taskId) : [];
+    const files = o.taskLogs ? await listLogFiles(o.taskLogs, o.taskId, inlineLogOf(current)) : [];
     // Every file to its end, in order, before the state is looked at again; each read is one
     // bounded batch, sent (and drained by the reader) before the next is read.
     for (const f of files) {
-      const fh = await openLog(f.path);
+      const fh = await openLog(f);
       if (!fh) continue;
       try {
         for (let more = true; more && !o.closed();) {

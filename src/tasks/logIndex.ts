@@ -2,8 +2,8 @@
 // they lie. From the sidecar index up to its last checkpoint plus a scan of the log after it; from
 // a scan of the whole log (structure records parsed, log lines only peeked at) when the index is
 // missing or unusable, as for files written before there was one.
-import { readFile, type FileHandle } from 'node:fs/promises';
-import { forwardChunks, type LogFile } from './logFiles.js';
+import { readFile } from 'node:fs/promises';
+import { forwardChunks, type LogFile, type LogHandle } from './logFiles.js';
 import { isStructure, isVerbose, parseRecord, peekLine, Segments, type BlockStatus, type IndexRecord, type LineRecord, type StructureRecord } from './logFormat.js';
 
 export interface BlockInfo {
@@ -34,7 +34,7 @@ export interface FileIndex {
 // An index larger than this is not trusted to fit in memory; the log is scanned instead.
 const MAX_INDEX_BYTES = 32 * 1024 * 1024;
 
-export async function loadIndex(fh: FileHandle, file: LogFile, rootId: string): Promise<FileIndex> {
+export async function loadIndex(fh: LogHandle, file: LogFile, rootId: string): Promise<FileIndex> {
   const blocks = new Map<string, BlockInfo>();
   const root: BlockInfo = { id: rootId, parent: '', name: '', started: null, ended: null, status: null, own: [0, 0], segs: new Segments() };
   blocks.set(rootId, root);
@@ -120,7 +120,7 @@ async function readIndex(path: string): Promise<IndexRecord[]> {
   return out;
 }
 
-async function readFirstTime(fh: FileHandle): Promise<string | null> {
+async function readFirstTime(fh: LogHandle): Promise<string | null> {
   const buf = Buffer.alloc(512);
   const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
   const m = /^\{(?:"k":"\w+",)?"t":"([^"\\]+)"/.exec(buf.toString('latin1', 0, bytesRead));
@@ -128,7 +128,7 @@ async function readFirstTime(fh: FileHandle): Promise<string | null> {
 }
 
 /** Whether the file's last complete line is the writer's close record (reads only the file's end). */
-export async function endsClosed(fh: FileHandle): Promise<boolean> {
+export async function endsClosed(fh: LogHandle): Promise<boolean> {
   const { size } = await fh.stat();
   const len = Math.min(size, 256);
   if (len === 0) return false;

@@ -15,7 +15,7 @@ export async function* rawLog(t: TaskRow, taskLogs: string | undefined): AsyncGe
     `Task started:   ${t.startTime?.toISOString() ?? ''}`, `Task completed: ${t.completedTime?.toISOString() ?? ''}`,
     `Server node:    ${t.serverNode?.replace(/^OctopusServerNodes-/, '') ?? ''}`, '', ''].join('\n');
   if (!taskLogs) return;
-  const sources = await collectSources(taskLogs, t.id);
+  const sources = await collectSources(taskLogs, t);
   try {
     for (const { fh, index } of sources.list) {
       const f = index.file;

@@ -1,4 +1,5 @@
-import { listLogFiles, openLog } from './logFiles.js';
+import { inlineLogOf, listLogFiles, openLog } from './logFiles.js';
+import type { TaskRow } from './types.js';
 import { loadIndex } from './logIndex.js';
 import type { Source } from './logCollect.js';
 
@@ -11,14 +12,15 @@ export interface OpenSources {
  * A task's log files, open and indexed, in reading order; the caller closes them. A task that ran
  * more than once gets an "Attempt K" line before each attempt's own lines.
  */
-export async function collectSources(taskLogs: string, taskId: string): Promise<OpenSources> {
-  const files = await listLogFiles(taskLogs, taskId);
+export async function collectSources(taskLogs: string, task: Pick<TaskRow, 'id' | 'attempt' | 'inlineLog'>): Promise<OpenSources> {
+  const taskId = task.id;
+  const files = await listLogFiles(taskLogs, taskId, inlineLogOf(task));
   const attempts = files.filter((f) => f.kind === 'attempt').length;
   const list: Source[] = [];
   const close = async () => { await Promise.all(list.map((s) => s.fh.close().catch(() => undefined))); };
   try {
     for (const file of files) {
-      const fh = await openLog(file.path);
+      const fh = await openLog(file);
       if (!fh) continue; // removed meanwhile (retention)
       try {
         const index = await loadIndex(fh, file, taskId);

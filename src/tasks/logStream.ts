@@ -1,8 +1,7 @@
 // What the live stream sends, read from the files a bounded batch at a time: block events and log
 // events, each with the cursor just past it, so a client that reconnects with that cursor
 // (Last-Event-ID) carries on exactly where it left off.
-import type { FileHandle } from 'node:fs/promises';
-import { forwardChunks, openLog, type LogFile } from './logFiles.js';
+import { forwardChunks, openLog, type LogFile, type LogHandle } from './logFiles.js';
 import { endsClosed } from './logIndex.js';
 import { isStructure, parseRecord, type StructureRecord } from './logFormat.js';
 import { appendElement, Bytes } from './logJson.js';
@@ -47,7 +46,7 @@ export interface StreamRead {
  * {Event: Started|Ended, Id, ParentId, Name, Status, OccurredAt, Attempt} and `log` events
  * {File, Attempt, Kind, BlockId, LogElements}, one per run of lines of the same block.
  */
-export async function readEvents(fh: FileHandle, file: LogFile, from: number, rootId: string): Promise<StreamRead> {
+export async function readEvents(fh: LogHandle, file: LogFile, from: number, rootId: string): Promise<StreamRead> {
   const { size } = await fh.stat();
   if (size <= from) return { events: [], next: from, more: false };
   const events: StreamEvent[] = [];
@@ -100,7 +99,7 @@ export async function readEvents(fh: FileHandle, file: LogFile, from: number, ro
 
 /** Whether the attempt's writer closed it (its last record says so). */
 export async function attemptClosed(file: LogFile): Promise<boolean> {
-  const fh = await openLog(file.path);
+  const fh = await openLog(file);
   if (!fh) return false;
   try {
     return await endsClosed(fh);

@@ -65,6 +65,8 @@ export interface Finish {
   readonly state: TaskState;
   readonly error: string | null;
   readonly hasWarnings: boolean;
+  /** The attempt's whole log, when the writer kept it for the row instead of a file. */
+  readonly inlineLog?: string | null;
 }
 
 /**
@@ -79,11 +81,11 @@ export async function finishTasks(db: Queryable, items: readonly Finish[]): Prom
     text: `UPDATE server_tasks t SET
        state = CASE WHEN t.state = 'Cancelling' AND f.state <> 'TimedOut' THEN 'Canceled' ELSE f.state END,
        error_message = CASE WHEN t.state = 'Cancelling' AND f.state <> 'TimedOut' THEN 'The task was canceled.' ELSE f.error END,
-       completed_time = now(), last_updated = now(), has_warnings = t.has_warnings OR f.warn
-     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::boolean[]) AS f(id, token, state, error, warn)
+       completed_time = now(), last_updated = now(), has_warnings = t.has_warnings OR f.warn, inline_log = f.log
+     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::boolean[], $6::text[]) AS f(id, token, state, error, warn, log)
      WHERE t.id = f.id AND t.claim_token = f.token AND t.state IN ('Executing', 'Cancelling')
      RETURNING t.id`,
-    values: [items.map((i) => i.id), items.map((i) => i.token), items.map((i) => i.state), items.map((i) => i.error), items.map((i) => i.hasWarnings)],
+    values: [items.map((i) => i.id), items.map((i) => i.token), items.map((i) => i.state), items.map((i) => i.error), items.map((i) => i.hasWarnings), items.map((i) => i.inlineLog ?? null)],
   });
   return new Set(r.rows.map((x) => x.id));
 }
@@ -329,7 +331,7 @@ export async function numberSetting(db: Queryable, key: string, fallback: number
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
 }
 
-export const RETENTION_SQL = `UPDATE server_tasks SET logs_deleted = true
+export const RETENTION_SQL = `UPDATE server_tasks SET logs_deleted = true, inline_log = NULL
      WHERE id = ANY (ARRAY(
        -- server_tasks_retention: only finished tasks whose logs still exist, oldest first.
        SELECT id FROM server_tasks

@@ -24,6 +24,11 @@ export interface TaskRow {
   readonly concurrencyTag: string | null;
   readonly timeoutSeconds: number | null;
   readonly hasWarnings: boolean;
+  /**
+   * The whole log of the last attempt when it was written at once as the task ended (kept in the
+   * row, not in a file: see migration 012); null otherwise.
+   */
+  readonly inlineLog: string | null;
 }
 
 /**
@@ -42,7 +47,7 @@ export interface RawTask {
   state: TaskState; queue_time: Date; start_time: Date | null; completed_time: Date | null; last_updated: Date;
   server_node: string | null; node_epoch: number | null; claim_token: string | null; attempt: number;
   error_message: string | null; retry_on_node_failure: boolean; concurrency_tag: string | null;
-  timeout_seconds: number | null; has_warnings: boolean;
+  timeout_seconds: number | null; has_warnings: boolean; inline_log?: string | null;
 }
 
 export function toTask(r: RawTask): TaskRow {
@@ -52,6 +57,7 @@ export function toTask(r: RawTask): TaskRow {
     lastUpdated: r.last_updated, serverNode: r.server_node, nodeEpoch: r.node_epoch, claimToken: r.claim_token,
     attempt: r.attempt, errorMessage: r.error_message, retryOnNodeFailure: r.retry_on_node_failure,
     concurrencyTag: r.concurrency_tag, timeoutSeconds: r.timeout_seconds, hasWarnings: r.has_warnings,
+    inlineLog: r.inline_log ?? null,
   };
 }
 
