@@ -52,12 +52,16 @@ async function e2e(c: Cluster, out: Result): Promise<void> {
 
 /**
  * One node draining a shallow and a deep queue, untagged and tagged. Beside each whole-drain rate,
- * the deep run's rate over its first `shallow` completions: the queue is then at its deepest.
+ * the deep run's rate over its first `shallow` completions: the queue is then at its deepest. The
+ * shallow figure is the median of `runs` drains (one takes seconds, so one alone is noise), after
+ * `warmup` unmeasured ones; the deep drain is one run of a minute or more.
  */
 async function deep(c: Cluster, out: Result): Promise<void> {
   await c.start('b1');
   for (const [label, tags] of [['untagged', 0], ['tagged', config.tags]] as const) {
-    const shallow = await cuttleDrain(c, ['b1'], config.shallow, { tags });
+    const warmup: number[] = [];
+    for (let i = 0; i < config.warmup; i++) warmup.push((await cuttleDrain(c, ['b1'], config.shallow, { tags })).tasks_per_second!);
+    const shallow = { ...(await medianOf(config.runs, () => cuttleDrain(c, ['b1'], config.shallow, { tags }), 'tasks_per_second')), warmup_runs: warmup };
     const deepRun = await cuttleDrain(c, ['b1'], config.deep, { tags, head: config.shallow });
     out[label] = {
       shallow, deep: deepRun,
