@@ -61,7 +61,7 @@ async function deep(c: Cluster, out: Result): Promise<void> {
   for (const [label, tags] of [['untagged', 0], ['tagged', config.tags]] as const) {
     const warmup: number[] = [];
     for (let i = 0; i < config.warmup; i++) warmup.push((await cuttleDrain(c, ['b1'], config.shallow, { tags })).tasks_per_second!);
-    const shallow = { ...(await medianOf(config.runs, () => cuttleDrain(c, ['b1'], config.shallow, { tags }), 'tasks_per_second')), warmup_runs: warmup };
+    const shallow = Object.assign(await medianOf(config.runs, () => cuttleDrain(c, ['b1'], config.shallow, { tags }), 'tasks_per_second'), { warmup_runs: warmup });
     const deepRun = await cuttleDrain(c, ['b1'], config.deep, { tags, head: config.shallow });
     out[label] = {
       shallow, deep: deepRun,
