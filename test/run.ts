@@ -19,7 +19,7 @@ const NOT_DATABASE_FACING = [
   'portal', 'packages-large', 'packages-archive', 'packages-hostile', 'packages-names', 'deploy-substitution', 'tasks-log-large',
   // The command line, the wizard, script containment and isolation, HTTP error shapes and log files:
   // what they check does not change with the server's version.
-  'cli', 'wizard', 'containment', 'worker-isolation', 'deploy-cli', 'api-errors', 'api', 'tasks-log',
+  'cli', 'wizard', 'containment', 'worker-isolation', 'deploy-cli', 'api-errors', 'api', 'tasks-log', 'service',
 ];
 
 async function prepareTemplate(adminUrl: string): Promise<void> {

@@ -60,6 +60,7 @@ describe('the interactive set-up wizard (`cuttle setup` with no flags on a termi
       ['Database URL', db],
       ['Node name', 'wizard-a'],
       ['Listen address', '127.0.0.1:18123'],
+      ['Install this node as a system service', ''],
       ['Administrator user name', 'boss'],
       ['Administrator password', ADMIN_PASSWORD],
     ]);
@@ -84,6 +85,7 @@ describe('the interactive set-up wizard (`cuttle setup` with no flags on a termi
       ['Database URL', db],
       ['Node name', 'wizard-b'],
       ['Listen address', ''],
+      ['Install this node as a system service', 'n'],
       ['Master key of the cluster', key],
     ]);
     assert.equal(joined.code, 0, joined.output);
@@ -106,12 +108,35 @@ describe('the interactive set-up wizard (`cuttle setup` with no flags on a termi
       ['Database URL', db],
       ['Node name', 'b'],
       ['Listen address', ''],
+      ['Install this node as a system service', ''],
       ['Master key of the cluster', generateMasterKey()],
     ]);
     assert.equal(r.code, 1, r.output);
     assert.match(r.output, /cuttle: The master key does not match this cluster/);
     assert.ok(!existsSync(home), 'no home was created');
     assert.equal((await adminQuery('SELECT * FROM nodes', [], db)).rowCount, 1);
+  });
+
+  it('asks which account the service runs as, and where it cannot be installed says so and how to install it later, the cluster made', { skip: process.getuid?.() !== 0 ? 'needs root' : existsSync('/run/systemd/system') ? 'systemd runs here: it would install a real service' : false }, async () => {
+    const db = await freshDatabase({ empty: true });
+    const home = join(tempDir(), 'svc');
+    const r = onTerminal(['setup', '--home', home], [
+      ['Choose 1 or 2', '1'],
+      ['Database URL', db],
+      ['Node name', 'wizard-svc'],
+      ['Listen address', ''],
+      ['Install this node as a system service', 'y'],
+      ['Service account', 'cuttle-wizard'],
+      ['Administrator user name', ''],
+      ['Administrator password', ADMIN_PASSWORD],
+    ]);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Created a new Cuttle cluster/);
+    assert.match(r.output, /The service was not installed: systemd is not running on this machine \(a container\?\), so no service was installed; run the node under the container's own supervisor instead: `cuttle run --home /);
+    assert.ok(r.output.includes(`Install it later with: cuttle service --install --user cuttle-wizard --create-user --start --home ${home}`), r.output);
+    assert.doesNotMatch(r.output, /\[Service\]/, 'the wizard does not dump the unit');
+    assert.equal((await adminQuery('SELECT * FROM cluster', [], db)).rowCount, 1, 'the cluster was made');
+    assert.equal(spawnSync('id', ['cuttle-wizard']).status, 1, 'no account was created for a service that was not installed');
   });
 
   it('refuses a choice other than 1 or 2 as a usage error', () => {

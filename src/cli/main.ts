@@ -11,6 +11,7 @@ import { adminCommand } from './commands/admin.js';
 import { databaseCommand } from './commands/database.js';
 import { doctorCommand } from './commands/doctor.js';
 import { settingCommand } from './commands/setting.js';
+import { serviceCommand } from './commands/service.js';
 import { startCommand } from './commands/start.js';
 import { builtinWorkerCommand } from './commands/builtinWorker.js';
 import { deployCommand, releaseCommand } from './commands/deploy.js';
@@ -48,7 +49,7 @@ function program(): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, releaseCommand, deployCommand, databaseCommand, settingCommand, doctorCommand]) add(p);
+  for (const add of [startCommand, setupCommand, joinCommand, runCommand, pathCommand, showMasterKeyCommand, nodeCommand, nodesCommand, adminCommand, builtinWorkerCommand, serviceCommand, releaseCommand, deployCommand, databaseCommand, settingCommand, doctorCommand]) add(p);
   for (const c of p.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return p;
 }

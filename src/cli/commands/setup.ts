@@ -5,6 +5,7 @@ import { joinExisting, setupCluster } from '../bootstrap.js';
 import { homeOf, homeOption, stdio } from '../shared.js';
 import { printNextSteps } from './nextSteps.js';
 import { runWizard } from './wizard.js';
+import { installService } from './service.js';
 
 interface SetupOpts { home?: string; database?: string; adminUsername?: string; adminPassword?: string; nodeName?: string; listen?: string; masterKey?: string }
 
@@ -21,7 +22,7 @@ export function setupCommand(program: Command): void {
       const home = homeOf(opts);
       const given = cmd.options.some((o) => o.attributeName() !== 'listen' && o.attributeName() !== 'home' && cmd.getOptionValueSource(o.attributeName()) === 'cli');
       if (!given && process.stdin.isTTY && process.stdout.isTTY) {
-        await runWizard(home, { setup: setupCluster, join: joinExisting });
+        await runWizard(home, { setup: setupCluster, join: joinExisting, installService });
         return;
       }
       const missing = [['--database', opts.database], ['--admin-username', opts.adminUsername], ['--admin-password', opts.adminPassword]]

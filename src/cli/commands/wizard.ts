@@ -9,6 +9,8 @@ import { printNextSteps } from './nextSteps.js';
 interface Actions {
   setup(i: SetupInput): Promise<SetupResult>;
   join(i: JoinInput): Promise<void>;
+  /** Installs and starts the node's service; returns what it did, line by line. */
+  installService(i: { home: string; user: string; createUser: boolean; start: boolean; printUnit: boolean }): Promise<string[]>;
 }
 
 /**
@@ -45,6 +47,14 @@ export async function runWizard(home: string, actions: Actions): Promise<void> {
     if (!databaseUrl) throw new UsageError('A database URL is required; run `cuttle setup` again and give one.');
     const nodeName = await ask('Node name', defaultNodeName());
     const listen = await ask('Listen address', '0.0.0.0:8080');
+    // As Octopus's wizard asks which account the service runs as: the HA guide wants an account of
+    // its own, with access to the shared database and storage.
+    const service = /^y(es)?$/i.test(await ask('Install this node as a system service (systemd)? y/N', 'N'));
+    let account = '';
+    if (service) {
+      account = await ask('Service account (created as a system account when missing)', 'cuttle');
+      if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(account)) throw new UsageError(`"${account}" is not a valid account name; run \`cuttle setup\` again and use lower-case letters, digits, '_' or '-'.`);
+    }
     if (choice === '1') {
       const adminUsername = await ask('Administrator user name', 'admin');
       const adminPassword = await askSecret('Administrator password (8 characters or more)');
@@ -54,7 +64,16 @@ export async function runWizard(home: string, actions: Actions): Promise<void> {
     } else {
       const masterKey = await askSecret('Master key of the cluster (from `cuttle show-master-key` on its first node)');
       await actions.join({ home, databaseUrl, masterKey, nodeName, listen });
-      stdio.line(`Node ${nodeName} joined the cluster. Start it with: cuttle run --home ${home}`);
+      stdio.line(`Node ${nodeName} joined the cluster.${service ? '' : ` Start it with: cuttle run --home ${home}`}`);
+    }
+    if (service) {
+      // The cluster exists now whatever happens here: a refusal says why and how to install later.
+      try {
+        for (const line of await actions.installService({ home, user: account, createUser: true, start: true, printUnit: false })) stdio.line(line);
+      } catch (err) {
+        stdio.line(`The service was not installed: ${errorMessage(err)}`);
+        stdio.line(`Install it later with: cuttle service --install --user ${account} --create-user --start --home ${home}`);
+      }
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'ABORT_ERR') throw new UsageError('Set-up was cancelled; nothing was written.');
