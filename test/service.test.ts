@@ -5,12 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
-import { serviceName, serviceUnit, stopTimeoutSeconds } from '../src/config/service.js';
+import { serviceUnit, stopTimeoutSeconds } from '../src/config/service.js';
+import { planService } from '../src/cli/commands/service.js';
 import { BIN, cuttle, readyCluster, tempDir, testWorkerUser, type TestCluster } from './helpers.js';
 
 const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
 const systemd = existsSync('/run/systemd/system');
 const root = process.getuid?.() === 0;
+
+/** Whether `user` can read this checkout's bin/cuttle.js (not when it was cloned into a 0700 folder). */
+function checkoutReadableBy(user: string): boolean {
+  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', BIN]).status === 0;
+}
 
 /** systemd-analyze verify of a unit text, under its own name; its findings (stderr) and exit code. */
 function verify(unit: string, name: string): { code: number | null; findings: string } {
@@ -31,24 +37,23 @@ describe('cuttle service', () => {
     assert.equal(missing.code, 1, missing.stderr);
     assert.match(missing.stderr, /There is no OS user "cuttle-no-such-user" on this machine; create it, or add --create-user/);
     const account = testWorkerUser('cuttle-test-svc')!;
-    // The shared folders are root's (0755): the account could read them but not write.
+    // The shared folders are root's (0755): the account could read them but not write. (A checkout
+    // in a folder closed to other users is refused before that: the account could not run Cuttle.)
     const blocked = cuttle(['service', '--install', '--user', account.name, '--home', home]);
     assert.equal(blocked.code, 1, blocked.stderr);
-    assert.match(blocked.stderr, new RegExp(`The account cuttle-test-svc cannot (read and write the shared folder ${cluster.shared}/\\w+|reach the home)`));
+    assert.match(blocked.stderr, checkoutReadableBy(account.name)
+      ? new RegExp(`The account cuttle-test-svc cannot read and write the shared folder ${cluster.shared}/\\w+; give it access`)
+      : new RegExp(`The account cuttle-test-svc cannot read ${BIN}; install Node.js and Cuttle where it can`));
     assert.equal(blocked.stdout, '', 'no unit printed for an account that could not run the node');
     assert.equal(statSync(home).uid, 0, 'the home was not handed over');
   });
 
-  it('prints the unit it would install where systemd is not running, and the unit passes systemd-analyze verify', { skip: !root ? 'needs root' : systemd ? 'systemd runs here: --install would install' : false }, () => {
+  it('generates the unit for a home and an account, and systemd-analyze verify finds nothing to say', { skip: !root ? 'needs root (a service account)' : false }, async () => {
     const account = testWorkerUser('cuttle-test-svc')!;
     const home = cluster.homes[0]!;
-    // The operator's part of the guide: the share is the service account's, the home's folder open to it.
-    spawnSync('chown', ['-R', account.name, cluster.shared]);
-    chmodSync(cluster.root, 0o755);
-    const r = cuttle(['service', '--install', '--user', account.name, '--home', home]);
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /systemd is not running on this machine \(a container\?\), so no service was installed; the unit above is what `cuttle service --install` would write to \/etc\/systemd\/system\/cuttle-svc\.service\. Run the node under the container's own supervisor instead: `cuttle run --home /);
-    const unit = r.stdout;
+    const plan = await planService(home, account.name);
+    const unit = plan.unit;
+    assert.equal(plan.unitName, 'cuttle-svc.service');
     const line = (key: string) => unit.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
     assert.equal(line('User'), account.name);
     assert.equal(line('ExecStart'), `"${process.execPath}" "${BIN}" run --home "${home}"`);
@@ -63,11 +68,25 @@ describe('cuttle service', () => {
       assert.ok(writable.includes(`"${dir}"`), `${dir} is writable in ${writable}`);
     }
     if (analyze) {
-      const v = verify(unit, serviceName('svc'));
+      const v = verify(unit, plan.unitName);
       assert.equal(v.code, 0, v.findings);
       assert.equal(v.findings, '', 'systemd-analyze verify finds nothing to say');
     }
+  });
+
+  it('prints the unit it would install where systemd is not running, and installs nothing', { skip: !root ? 'needs root' : systemd ? 'systemd runs here: --install would install' : false }, async (t) => {
+    const account = testWorkerUser('cuttle-test-svc')!;
+    if (!checkoutReadableBy(account.name)) { t.skip('this checkout lies in a folder closed to other users: the account check refuses it (tested above)'); return; }
+    const home = cluster.homes[0]!;
+    // The operator's part of the guide: the share is the service account's, the home's folder open to it.
+    spawnSync('chown', ['-R', account.name, cluster.shared]);
+    chmodSync(cluster.root, 0o755);
+    const r = cuttle(['service', '--install', '--user', account.name, '--home', home]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /systemd is not running on this machine \(a container\?\), so no service was installed; the unit above is what `cuttle service --install` would write to \/etc\/systemd\/system\/cuttle-svc\.service\. Run the node under the container's own supervisor instead: `cuttle run --home /);
+    assert.equal(r.stdout.trim(), (await planService(home, account.name)).unit.trim(), 'the unit printed is the one generated');
     assert.ok(!existsSync('/etc/systemd/system/cuttle-svc.service'), 'nothing was installed');
+    assert.equal(statSync(home).uid, 0, 'the home was not handed over');
   });
 
   it('quotes paths with spaces, quotes and % in the unit, as systemd-analyze reads them', { skip: !analyze ? 'needs systemd-analyze' : !root ? 'needs root (a service account)' : false }, () => {
@@ -87,7 +106,8 @@ describe('cuttle service', () => {
     assert.equal(v.findings, '');
   });
 
-  it('refuses a user who is not root with a sentence, and writes nothing', { skip: !root ? 'already not root' : false }, () => {
+  it('refuses a user who is not root with a sentence, and writes nothing', { skip: !root ? 'already not root' : false }, (t) => {
+    if (!checkoutReadableBy('nobody')) { t.skip('this checkout lies in a folder closed to other users, so another user cannot run it'); return; }
     const home = cluster.homes[0]!;
     for (const action of [['--install'], ['--start'], ['--stop'], ['--uninstall']]) {
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'service', ...action, '--home', home], { encoding: 'utf8' });
