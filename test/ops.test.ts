@@ -211,25 +211,27 @@ describe('audit events exported to shared storage', () => {
   it('loses and duplicates nothing when the exporting node is killed mid-export', async () => {
     const cluster = await readyCluster(['xa', 'xb']);
     const dir = join(cluster.shared, 'EventExports');
-    const old = await insertOldEvents(cluster.databaseUrl, 5_000, 8, 100);
+    const old = await insertOldEvents(cluster.databaseUrl, 10_000, 8, 100);
     const env = { CUTTLE_EVENT_EXPORT_SECONDS: '0.5' };
     const a = await startNode(cluster.homes[0]!, 'xa', env);
     const b = await startNode(cluster.homes[1]!, 'xb', env);
     try {
-      // The first day file (or its temporary file) appears: the export is under way. Kill whichever
-      // node holds the job's lock, at once.
-      await waitFor('the export to start', () => existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('events-') || f.startsWith('.events-')), 60_000, 5);
-      // The exporter's connection: in a transaction that has touched the events table.
-      const holder = await adminQuery<{ application_name: string }>(
-        `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.relation = 'events'::regclass AND l.mode = 'RowShareLock' AND a.application_name LIKE 'cuttle x%'
-          LIMIT 1`, [], cluster.databaseUrl);
-      const victim = holder.rows[0]?.application_name === 'cuttle xb' ? b : a;
+      // Kill the node that holds the export's row locks once it has renamed a day file into place
+      // and before it commits: the window where a careless export would lose or repeat events.
+      const holder = await waitFor('the export to be under way with a day file written', async () => {
+        if (!existsSync(dir) || !readdirSync(dir).some((f) => /^events-.*\.jsonl$/.test(f))) return undefined;
+        const r = await adminQuery<{ application_name: string }>(
+          `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.relation = 'events'::regclass AND l.mode = 'RowShareLock' AND a.application_name LIKE 'cuttle x%'
+            LIMIT 1`, [], cluster.databaseUrl);
+        return r.rows[0]?.application_name;
+      }, 60_000, 2);
+      const victim = holder === 'cuttle xb' ? b : a;
       await victim.kill('SIGKILL');
-      assert.ok(holder.rows.length > 0, 'the kill came while a node held the export (its events row locks)');
       const survivor = victim === a ? b : a;
       const countOld = async () => Number((await adminQuery('SELECT count(*) AS n FROM events WHERE id = ANY($1)', [old], cluster.databaseUrl)).rows[0]!.n);
       const leftAtKill = await countOld();
+      assert.equal(leftAtKill, old.length, 'the kill came before the export committed');
       await waitFor('the survivor to finish the export', async () => (await countOld()) === 0, 120_000, 200);
       const ids = exportedIds(dir);
       console.log(`# killed ${victim.name} mid-export; ${leftAtKill} of ${old.length} events were still in the database`);
