@@ -117,9 +117,14 @@ describe('the interactive set-up wizard (`cuttle setup` with no flags on a termi
     assert.equal((await adminQuery('SELECT * FROM nodes', [], db)).rowCount, 1);
   });
 
-  it('asks which account the service runs as, and where it cannot be installed says so and how to install it later, the cluster made', { skip: process.getuid?.() !== 0 ? 'needs root' : existsSync('/run/systemd/system') ? 'systemd runs here: it would install a real service' : false }, async () => {
+  it('asks which account the service runs as, and where it cannot be installed says so and how to install it later, the cluster made and joined', { skip: process.getuid?.() === 0 && existsSync('/run/systemd/system') ? 'root on a machine that runs systemd: it would install a real service' : false }, async () => {
     const db = await freshDatabase({ empty: true });
-    const home = join(tempDir(), 'svc');
+    const root = tempDir();
+    const home = join(root, 'svc');
+    // Not root: refused first; root without systemd (this container): refused for that.
+    const refusal = process.getuid?.() !== 0
+      ? /`cuttle service --install` must run as root \(it manages a systemd unit and hands the home to the service account\); run it again with sudo\./
+      : /systemd is not running on this machine \(a container\?\), so no service was installed; run the node under the container's own supervisor instead: `cuttle run --home \//;
     const r = onTerminal(['setup', '--home', home], [
       ['Choose 1 or 2', '1'],
       ['Database URL', db],
@@ -132,11 +137,31 @@ describe('the interactive set-up wizard (`cuttle setup` with no flags on a termi
     ]);
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /Created a new Cuttle cluster/);
-    assert.match(r.output, /The service was not installed: systemd is not running on this machine \(a container\?\), so no service was installed; run the node under the container's own supervisor instead: `cuttle run --home /);
-    assert.ok(r.output.includes(`Install it later with: cuttle service --install --user cuttle-wizard --create-user --start --home ${home}`), r.output);
+    assert.match(r.output, refusal);
+    assert.ok(r.output.includes(`Install the service later with: cuttle service --install --user cuttle-wizard --create-user --start --home ${home}`), r.output);
     assert.doesNotMatch(r.output, /\[Service\]/, 'the wizard does not dump the unit');
     assert.equal((await adminQuery('SELECT * FROM cluster', [], db)).rowCount, 1, 'the cluster was made');
     assert.equal(spawnSync('id', ['cuttle-wizard']).status, 1, 'no account was created for a service that was not installed');
+
+    // Adding a node asks the same, and Enter takes the default account, cuttle.
+    const key = cuttle(['show-master-key', '--home', home]).stdout.trim();
+    const second = join(root, 'svc-b');
+    const joined = onTerminal(['setup', '--home', second], [
+      ['Choose 1 or 2', '2'],
+      ['Database URL', db],
+      ['Node name', 'wizard-svc-b'],
+      ['Listen address', '127.0.0.1:18124'],
+      ['Install this node as a system service', 'yes'],
+      ['Service account (created as a system account when missing) [cuttle]', ''],
+      ['Master key of the cluster', key],
+    ]);
+    assert.equal(joined.code, 0, joined.output);
+    assert.match(joined.output, /Node wizard-svc-b joined the cluster\.\n/);
+    assert.match(joined.output, refusal);
+    assert.ok(joined.output.includes(`Install the service later with: cuttle service --install --user cuttle --create-user --start --home ${second}`), joined.output);
+    assert.ok(joined.output.includes(`Until then, start the node with: cuttle run --home ${second}`), joined.output);
+    const nodes = await adminQuery<{ name: string }>('SELECT name FROM nodes ORDER BY name', [], db);
+    assert.deepEqual(nodes.rows.map((n) => n.name), ['wizard-svc', 'wizard-svc-b']);
   });
 
   it('refuses a choice other than 1 or 2 as a usage error', () => {

@@ -71,8 +71,11 @@ export async function runWizard(home: string, actions: Actions): Promise<void> {
       try {
         for (const line of await actions.installService({ home, user: account, createUser: true, start: true, printUnit: false })) stdio.line(line);
       } catch (err) {
-        stdio.line(`The service was not installed: ${errorMessage(err)}`);
-        stdio.line(`Install it later with: cuttle service --install --user ${account} --create-user --start --home ${home}`);
+        // Set-up is done all the same (exit 0): the refusal, how to install the service later, and
+        // until then how to run the node by hand.
+        stdio.line(errorMessage(err));
+        stdio.line(`Install the service later with: cuttle service --install --user ${account} --create-user --start --home ${home}`);
+        if (choice === '2') stdio.line(`Until then, start the node with: cuttle run --home ${home}`);
       }
     }
   } catch (err) {
