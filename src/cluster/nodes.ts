@@ -23,6 +23,8 @@ export interface NodeRow {
   /** Holds its advisory lock, has not stopped, and heartbeated within the threshold. */
   readonly online: boolean;
   readonly runningTasks: number;
+  /** Seconds since its last heartbeat, by the database's clock; null before the first. */
+  readonly heartbeatAgeSeconds: number | null;
 }
 
 function toNode(r: NodeRecord): NodeRow {
@@ -31,6 +33,7 @@ function toNode(r: NodeRecord): NodeRow {
     maxConcurrentTasks: r.max_concurrent_tasks, drain: r.drain, storageNonce: r.storage_nonce,
     storageReport: r.storage_report, startedAt: r.started_at, stoppedAt: r.stopped_at, lastSeen: r.last_seen,
     online: r.online, runningTasks: r.running_tasks,
+    heartbeatAgeSeconds: r.heartbeat_age === null ? null : Math.max(0, r.heartbeat_age),
   };
 }
 

@@ -65,13 +65,16 @@ export interface NodeRecord {
   id: string; name: string; lock_key: number; epoch: number; version: string; listen_url: string;
   max_concurrent_tasks: number; drain: boolean; storage_nonce: string; storage_report: StorageReport;
   started_at: Date | null; stopped_at: Date | null; last_seen: Date | null; online: boolean; running_tasks: number;
+  heartbeat_age: number | null;
 }
 
 const SELECT_NODES = `
   SELECT n.*,
     (n.stopped_at IS NULL AND n.last_seen > now() - make_interval(secs => $1::double precision / 1000)
       AND ${NODE_LOCK_HELD}) AS online,
-    (SELECT count(*)::int FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling')) AS running_tasks
+    (SELECT count(*)::int FROM server_tasks t WHERE t.server_node = n.id AND t.state IN ('Executing', 'Cancelling')) AS running_tasks,
+    -- By the database's clock, the one that wrote last_seen: no node's clock skew enters it.
+    extract(epoch FROM now() - n.last_seen)::float8 AS heartbeat_age
   FROM nodes n`;
 
 export async function selectNodes(db: Queryable, offlineThresholdMs: number): Promise<NodeRecord[]> {

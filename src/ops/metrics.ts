@@ -4,9 +4,8 @@
 // of several nodes through one load balancer still tell them apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../db/pool.js';
-import { listNodes } from '../cluster/nodes.js';
 import type { TaskObserver, TaskRow, TaskState } from '../tasks/types.js';
-import { heartbeatAges, queueCounts } from './queries.js';
+import { readClusterView, type ClusterView } from './clusterView.js';
 
 export interface NodeMetricsOptions {
   readonly pool: Pool;
@@ -57,30 +56,32 @@ export class NodeMetrics implements TaskObserver {
       },
     });
     // The cluster as this node sees it: one read per scrape, shared by the gauges below.
-    let cluster: Promise<ClusterView> | undefined;
-    const view = (): Promise<ClusterView> => {
-      cluster ??= readCluster(o).finally(() => { setTimeout(() => { cluster = undefined; }, 0).unref(); });
+    // undefined: the database did not answer this scrape.
+    let cluster: Promise<ClusterView | undefined> | undefined;
+    const view = (): Promise<ClusterView | undefined> => {
+      cluster ??= readClusterView(o.pool, o.nodeName, o.offlineThresholdMs).catch(() => undefined)
+        .finally(() => { setTimeout(() => { cluster = undefined; }, 0).unref(); });
       return cluster;
     };
     const up = new Gauge({ name: 'cuttle_database_up', help: '1 when this node could read the cluster from the database during this scrape.', registers });
     new Gauge({
       name: 'cuttle_tasks_queued', help: 'Tasks waiting in the cluster\'s queue.', registers,
-      async collect() { const v = await view(); up.set(v.ok ? 1 : 0); if (v.ok) this.set(v.queued); else this.reset(); },
+      async collect() { const v = await view(); up.set(v ? 1 : 0); if (v) this.set(v.queue.queued); else this.reset(); },
     });
     new Gauge({
       name: 'cuttle_tasks_active', help: 'Tasks executing or cancelling on any node of the cluster.', registers,
-      async collect() { const v = await view(); if (v.ok) this.set(v.active); else this.reset(); },
+      async collect() { const v = await view(); if (v) this.set(v.queue.active); else this.reset(); },
     });
     new Gauge({
       name: 'cuttle_nodes_online', help: 'Nodes of the cluster that are online (this one included).', registers,
-      async collect() { const v = await view(); if (v.ok) this.set(v.online); else this.reset(); },
+      async collect() { const v = await view(); if (v) this.set(v.nodes.filter((n) => n.online).length); else this.reset(); },
     });
     new Gauge({
       name: 'cuttle_node_heartbeat_age_seconds', help: 'Seconds since each registered node\'s last heartbeat, by the database\'s clock.', labelNames: ['peer'], registers,
       async collect() {
         const v = await view();
         this.reset();
-        if (v.ok) for (const [peer, age] of v.heartbeats) this.set({ peer }, age);
+        for (const n of v?.nodes ?? []) if (n.heartbeatAgeSeconds !== null) this.set({ peer: n.name }, n.heartbeatAgeSeconds);
       },
     });
     new Gauge({
@@ -88,7 +89,7 @@ export class NodeMetrics implements TaskObserver {
       async collect() {
         const v = await view();
         this.reset();
-        if (v.ok) for (const n of v.nodes) this.set({ peer: n.name }, n.online ? 1 : 0);
+        for (const n of v?.nodes ?? []) this.set({ peer: n.name }, n.online ? 1 : 0);
       },
     });
     new Gauge({
@@ -96,12 +97,12 @@ export class NodeMetrics implements TaskObserver {
       async collect() {
         const v = await view();
         this.reset();
-        for (const f of v.folders) this.set({ folder: f.name }, f.ok ? 1 : 0);
+        for (const f of v?.folders ?? []) this.set({ folder: f.folder }, f.ok ? 1 : 0);
       },
     });
     new Gauge({
       name: 'cuttle_shared_folder_check_age_seconds', help: 'Seconds since this node last checked its shared folders.', registers,
-      async collect() { const v = await view(); if (v.checkAge !== undefined) this.set(v.checkAge); else this.reset(); },
+      async collect() { const v = await view(); if (v?.checkedAt) this.set(Math.max(0, (Date.now() - v.checkedAt.getTime()) / 1000)); else this.reset(); },
     });
   }
 
@@ -127,33 +128,5 @@ export class NodeMetrics implements TaskObserver {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-}
-
-interface ClusterView {
-  readonly ok: boolean;
-  readonly queued: number;
-  readonly active: number;
-  readonly online: number;
-  readonly nodes: readonly { name: string; online: boolean }[];
-  readonly heartbeats: ReadonlyMap<string, number>;
-  readonly folders: readonly { name: string; ok: boolean }[];
-  readonly checkAge?: number;
-}
-
-async function readCluster(o: NodeMetricsOptions): Promise<ClusterView> {
-  try {
-    const [counts, nodes, ages] = await Promise.all([queueCounts(o.pool), listNodes(o.pool, o.offlineThresholdMs), heartbeatAges(o.pool)]);
-    const me = nodes.find((n) => n.name === o.nodeName);
-    const report = me?.storageReport;
-    const unseen = new Set((report?.unseenPeers ?? []).map((u) => u.folder));
-    return {
-      ok: true, queued: counts.queued, active: counts.active, online: nodes.filter((n) => n.online).length,
-      nodes: nodes.map((n) => ({ name: n.name, online: n.online })), heartbeats: ages,
-      folders: (report?.folders ?? []).map((f) => ({ name: f.name, ok: f.ok && !unseen.has(f.name) })),
-      ...(report?.checkedAt ? { checkAge: Math.max(0, (Date.now() - Date.parse(report.checkedAt)) / 1000) } : {}),
-    };
-  } catch {
-    return { ok: false, queued: 0, active: 0, online: 0, nodes: [], heartbeats: new Map(), folders: [] };
   }
 }

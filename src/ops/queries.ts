@@ -1,4 +1,4 @@
-// SQL of the operations part: what metrics and telemetry read of the cluster, and the event export.
+// SQL of the operations part: the queue's depth that metrics and telemetry read, and the event export.
 import type { Queryable } from '../db/pool.js';
 
 export interface QueueCounts {
@@ -15,13 +15,6 @@ export async function queueCounts(db: Queryable): Promise<QueueCounts> {
             (SELECT count(*) FROM server_tasks WHERE state IN ('Executing', 'Cancelling')) AS active`);
   const row = r.rows[0]!;
   return { queued: Number(row.queued), active: Number(row.active) };
-}
-
-/** Seconds since each node's last heartbeat, by the database's clock (the one that wrote them). */
-export async function heartbeatAges(db: Queryable): Promise<Map<string, number>> {
-  const r = await db.query<{ name: string; age: number | null }>(
-    'SELECT name, extract(epoch FROM now() - last_seen)::float8 AS age FROM nodes');
-  return new Map(r.rows.filter((x) => x.age !== null).map((x) => [x.name, Math.max(0, x.age!)]));
 }
 
 /** The oldest events before the cutoff, up to `limit`, of the single oldest UTC day among them; locked so no other transaction removes them meanwhile. */

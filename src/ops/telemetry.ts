@@ -7,14 +7,13 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ClusterJob } from '../cluster/jobs.js';
-import { listNodes } from '../cluster/nodes.js';
 import type { RuntimeOptions } from '../config/options.js';
 import type { Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { getSharedPaths, resolvePaths, type ResolvedPaths } from '../storage/sharedPaths.js';
 import { numberSetting } from '../tasks/queries.js';
 import type { TaskObserver, TaskRow, TaskState } from '../tasks/types.js';
-import { heartbeatAges, queueCounts } from './queries.js';
+import { readClusterView } from './clusterView.js';
 
 export const TELEMETRY_RETENTION_SETTING = 'telemetry.retention_days';
 export const DEFAULT_TELEMETRY_RETENTION_DAYS = 30;
@@ -131,17 +130,11 @@ export class Telemetry implements TaskObserver {
       },
     };
     try {
-      const [queue, nodes, ages] = await Promise.all([queueCounts(this.o.pool), listNodes(this.o.pool, this.o.offlineThresholdMs), heartbeatAges(this.o.pool)]);
-      const me = nodes.find((n) => n.name === this.o.nodeName)?.storageReport;
-      const unseen = me?.unseenPeers ?? [];
+      const view = await readClusterView(this.o.pool, this.o.nodeName, this.o.offlineThresholdMs);
       return {
-        ...base, queue,
-        nodes: nodes.map((n) => ({ name: n.name, online: n.online, heartbeatAgeSeconds: ages.has(n.name) ? round(ages.get(n.name)!) : null })),
-        storage: (me?.folders ?? []).map((f) => {
-          const blind = unseen.filter((u) => u.folder === f.name);
-          const problem = f.problem ?? (blind.length ? blind.map((u) => `cannot see ${u.node}'s beacon (${u.problem})`).join('; ') : undefined);
-          return { folder: f.name, ok: f.ok && blind.length === 0, ...(problem ? { problem } : {}) };
-        }),
+        ...base, queue: view.queue,
+        nodes: view.nodes.map((n) => ({ ...n, heartbeatAgeSeconds: n.heartbeatAgeSeconds === null ? null : round(n.heartbeatAgeSeconds) })),
+        storage: view.folders,
       };
     } catch (err) {
       return { ...base, queue: null, nodes: null, storage: [], error: `the database did not answer: ${errorMessage(err)}` };
