@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar';
-import { DEFAULT_LIMITS, PackageArchiveError, extractArchive, inspectArchive, type ArchiveKind, type ArchiveLimits } from '../src/packages/archive.js';
+import { DEFAULT_LIMITS, PackageArchiveError, TarInspection, extractArchive, inspectArchive, type ArchiveKind, type ArchiveLimits } from '../src/packages/archive.js';
 import { tempDir } from './helpers.js';
 
 interface TarItem { path: string; type?: tar.Header['type']; body?: Buffer; linkpath?: string; mode?: number }
@@ -140,5 +140,46 @@ describe('package archives', () => {
     await refused(zip.subarray(0, zip.length - 30), 'zip', /not a readable zip/);
     await refused(Buffer.from('this is plain text, not an archive at all; '.repeat(40)), 'zip', /not a readable zip/);
     await refused(Buffer.from('this is plain text, not an archive at all; '.repeat(40)), 'tgz', /not a readable tar/);
+  });
+
+  it('inspects a tar or tar.gz while it arrives (a push), refusing as soon as the bytes show the problem', async () => {
+    /** Feeds `data` in 64 KB chunks, one per turn of the event loop as from a socket; how many were written when the refusal came, or the summary. */
+    async function feed(data: Buffer, limits: ArchiveLimits = DEFAULT_LIMITS): Promise<{ written: number; chunks: number; result: unknown }> {
+      const inspection = new TarInspection(limits);
+      const chunks = Math.ceil(data.length / 65536);
+      let written = 0;
+      try {
+        for (; written < chunks; written++) {
+          await inspection.write(data.subarray(written * 65536, (written + 1) * 65536));
+          await new Promise(setImmediate);
+        }
+        return { written, chunks, result: await inspection.end() };
+      } catch (err) {
+        inspection.abort();
+        return { written, chunks, result: err };
+      }
+    }
+    const items: TarItem[] = [{ path: 'app/', type: 'Directory' }, { path: 'app/big.bin', body: Buffer.alloc(3 * 1024 * 1024, 7) }, { path: 'run.sh', body: Buffer.from('echo\n'), mode: 0o755 }];
+    for (const data of [tarOf(items), gzipSync(tarOf(items))]) {
+      assert.deepEqual((await feed(data)).result, { entries: 3, files: 2, expandedBytes: 3 * 1024 * 1024 + 5 });
+    }
+    // An entry leaving the package, followed by 8 MB: refused long before the last chunk.
+    const evil = await feed(tarOf([{ path: '../evil', body: Buffer.from('x') }, { path: 'filler', body: Buffer.alloc(8 * 1024 * 1024, 1) }]));
+    assert.ok(evil.result instanceof PackageArchiveError && /leaves the package/.test(evil.result.message), String(evil.result));
+    assert.ok(evil.written < evil.chunks / 2, `refused after ${evil.written} of ${evil.chunks} chunks`);
+    // Too many entries, counted as they come.
+    const many = await feed(tarOf(Array.from({ length: 50 }, (_, i) => ({ path: `f${i}`, body: Buffer.alloc(100_000, i) }))), { ...DEFAULT_LIMITS, maxEntries: 5 });
+    assert.ok(many.result instanceof PackageArchiveError && /more than 5 entries/.test(many.result.message), String(many.result));
+    assert.ok(many.written < many.chunks, 'refused before the end');
+    // A compression bomb (80 MB of zeros in about 80 KB) and a gzip cut in half.
+    const bomb = await feed(gzipSync(tarOf([{ path: 'zeros', body: Buffer.alloc(80 * 1024 * 1024) }])));
+    assert.ok(bomb.result instanceof PackageArchiveError && /compression bomb/.test(bomb.result.message), String(bomb.result));
+    const good = gzipSync(tarOf([{ path: 'a.txt', body: Buffer.alloc(300_000, 'a') }]));
+    const cut = await feed(good.subarray(0, good.length >> 1));
+    assert.ok(cut.result instanceof PackageArchiveError && /truncated|corrupt|cut short/.test(cut.result.message), String(cut.result));
+    // An upload that stops: abort ends the parse without a refusal escaping.
+    const stopped = new TarInspection();
+    await stopped.write(tarOf(items).subarray(0, 65536));
+    stopped.abort();
   });
 });

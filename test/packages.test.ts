@@ -212,6 +212,16 @@ describe('the built-in feed through the official client on two nodes', () => {
     symlinkSync('/etc/passwd', join(linkSrc, 'passwd'));
     await tar.create({ gzip: true, file: join(work, 'Link.1.0.0.tar.gz'), cwd: linkSrc }, ['passwd']);
     cases.push(['Link.1.0.0.tar.gz', readFileSync(join(work, 'Link.1.0.0.tar.gz')), 400, /link/i]);
+    // A tar and tar.gz are inspected as they arrive: a gzip cut in half, a compression bomb (80 MB of zeros in ~80 KB).
+    const plain = join(work, 'plain');
+    mkdirSync(plain);
+    writeFileSync(join(plain, 'a.txt'), Buffer.alloc(300_000, 'a'));
+    writeFileSync(join(plain, 'zeros'), Buffer.alloc(80 * 1024 * 1024));
+    await tar.create({ gzip: true, file: join(work, 'Plain.tar.gz'), cwd: plain }, ['a.txt']);
+    await tar.create({ gzip: true, file: join(work, 'Bomb.tar.gz'), cwd: plain }, ['zeros']);
+    const plainTgz = readFileSync(join(work, 'Plain.tar.gz'));
+    cases.push(['Cut.1.0.0.tar.gz', plainTgz.subarray(0, plainTgz.length >> 1), 400, /truncated|cut short|corrupt/]);
+    cases.push(['Bomb.1.0.0.tgz', readFileSync(join(work, 'Bomb.tar.gz')), 400, /compression bomb/]);
     for (const [name, data, status, pattern] of cases) {
       const r = await pushRaw(b.url, space.Id, name, data);
       assert.equal(r.status, status, `${name}: ${JSON.stringify(r.body)}`);

@@ -16,6 +16,7 @@ import type { ClusterJob } from '../cluster/jobs.js';
 import { setJobIdleLimit } from '../cluster/queries.js';
 import type { RuntimeOptions } from '../config/options.js';
 import { presentEvent, type EventRow } from '../deploy/events.js';
+import { syncFolder } from '../storage/durableFile.js';
 import { getSharedPaths, resolvePaths } from '../storage/sharedPaths.js';
 import { numberSetting } from '../tasks/queries.js';
 import { deleteEvents, oldestEventsDay } from './queries.js';
@@ -88,9 +89,7 @@ export async function mergeIntoDayFile(dir: string, day: string, rows: readonly 
     throw err;
   }
   // The rename itself is durable once the folder is synced (where the file system allows it).
-  const d = await open(dir, 'r').catch(() => undefined);
-  await d?.sync().catch(() => undefined);
-  await d?.close();
+  await syncFolder(dir);
   return fresh.length;
 }
 

@@ -13,7 +13,8 @@ import { createReadStream } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { pipeline, Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import { createGunzip, crc32 } from 'node:zlib';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
@@ -83,7 +84,11 @@ class Tally {
   private implied = 0;
   /** Path (hashed when long, so memory stays bounded) → what it is. */
   private readonly paths = new Map<string, Kind>();
-  constructor(private readonly limits: ArchiveLimits, private readonly compressed: number) {}
+  /**
+   * `compressed`: the archive's size, against which the expansion ratio is checked; an inspection
+   * of an upload still arriving raises it as the bytes come (the ratio so far).
+   */
+  constructor(private readonly limits: ArchiveLimits, public compressed: number, private readonly arriving = false) {}
 
   entry(e: Item): void {
     const max = this.limits.maxEntries;
@@ -109,13 +114,17 @@ class Tally {
   }
 
   /** Refuses an entry whose declared size would take the package past the limits, before reading it. */
-  fits(n: number, e: Item): void { this.check(this.expanded + n, e); }
-  add(n: number, e: Item): void { this.expanded += n; this.check(this.expanded, e); }
+  fits(n: number, e: Item): void { this.check(this.expanded + n, e, !this.arriving); }
+  add(n: number, e: Item): void { this.expanded += n; this.check(this.expanded, e, true); }
 
-  private check(total: number, e: Item): void {
+  /**
+   * `ratio`: check the expansion ratio too. Not for a declared size while the archive is still
+   * arriving: its bytes have not come yet (the ratio is checked as they are counted).
+   */
+  private check(total: number, e: Item, ratio: boolean): void {
     const { maxExpandedBytes, maxRatio } = this.limits;
     if (total > maxExpandedBytes) throw refuse(`it expands to more than ${sizeText(maxExpandedBytes)} (at its entry ${show(e.name)}; the packages.max_expanded_mb setting)`);
-    if (total > RATIO_FLOOR && total > this.compressed * maxRatio) {
+    if (ratio && total > RATIO_FLOOR && total > this.compressed * maxRatio) {
       throw refuse(`it expands more than ${maxRatio} times its own size, a compression bomb (at its entry ${show(e.name)}; the packages.max_ratio setting)`);
     }
   }
@@ -225,14 +234,23 @@ function tarItem(e: tar.ReadEntry, stopped: () => boolean): Item {
   return { name: e.path, path, kind, size: e.size, executable: ((e.mode ?? 0) & 0o111) !== 0, open: () => Promise.resolve(until(e, stopped)) };
 }
 
-/** The tar's bytes: gunzipped by node:zlib when the file is gzip (whatever its name says). */
-async function tarBytes(file: string): Promise<Readable> {
-  const head = Buffer.alloc(2);
-  const fh = await open(file, 'r');
-  try { await fh.read(head, 0, 2, 0); } finally { await fh.close(); }
-  const raw = createReadStream(file, { highWaterMark: CHUNK });
-  return isGzip(head) ? pipeline(raw, createGunzip({ chunkSize: CHUNK }), () => undefined) : raw;
+/**
+ * The tar's bytes from the archive's: gunzipped by node:zlib when they start as gzip (whatever the
+ * file's name says). zlib inflates in libuv's thread pool, beside the event loop.
+ */
+async function* tarBytes(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield first.value;
+    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+  }
+  if (!isGzip(first.value)) { yield* all(); return; }
+  yield* pipeline(Readable.from(all(), { objectMode: false }), createGunzip({ chunkSize: CHUNK }), () => undefined) as AsyncIterable<Buffer>;
 }
+
+const fileBytes = (file: string): AsyncIterable<Buffer> => createReadStream(file, { highWaterMark: CHUNK });
 
 function tarFailure(err: unknown): PackageArchiveError {
   if (err instanceof PackageArchiveError) return err;
@@ -248,7 +266,7 @@ function tarFailure(err: unknown): PackageArchiveError {
  * at a time: the next entry is not read before the previous visit has finished, and the file is fed
  * only as fast as the entries are read.
  */
-async function walkTar(file: string, visit: (e: Item) => Promise<void>): Promise<void> {
+async function walkTar(raw: AsyncIterable<Buffer>, visit: (e: Item) => Promise<void>): Promise<void> {
   let failure: unknown;
   let sawEnd = false;
   let current: tar.ReadEntry | undefined;
@@ -280,7 +298,7 @@ async function walkTar(file: string, visit: (e: Item) => Promise<void>): Promise
   const waitFor = (event: 'drain' | 'end') => new Promise<void>((resolve) => { wake = resolve; parser.once(event, () => resolve()); });
   try {
     let first = true;
-    for await (const chunk of await tarBytes(file) as AsyncIterable<Buffer>) {
+    for await (const chunk of tarBytes(raw)) {
       // A tar inside the gzip that is itself compressed: node-tar would inflate it again, in bursts.
       if (first && isGzip(chunk)) fail(refuse('it is compressed twice'));
       first = false;
@@ -304,17 +322,83 @@ async function walkTar(file: string, visit: (e: Item) => Promise<void>): Promise
 // ---- inspection and extraction ----
 
 function walk(file: string, kind: ArchiveKind, limits: ArchiveLimits, visit: (e: Item) => Promise<void>): Promise<void> {
-  return kind === 'zip' ? walkZip(file, limits, visit) : walkTar(file, visit);
+  return kind === 'zip' ? walkZip(file, limits, visit) : walkTar(fileBytes(file), visit);
+}
+
+/** Counts a tar entry's header, then the bytes actually there: a truncated or corrupt tar fails here. */
+async function inspectTarEntry(e: Item, tally: Tally): Promise<void> {
+  tally.entry(e);
+  tally.fits(e.size, e);
+  await copy(e, tally);
+}
+
+/**
+ * An inspection fed with an archive's bytes as they arrive (a push being uploaded): a tar or tar.gz
+ * is parsed, and checked against the limits, while it is written, rather than read again after; a
+ * zip, whose directory is at its end, is inspected from its file once it is whole
+ * ({@link inspectArchive}). `write` waits while the parser is behind (and throws the refusal as
+ * soon as there is one); `end` gives the summary once the last byte has been checked.
+ */
+export class TarInspection {
+  // Object mode: each chunk is handed on as it came (a byte-mode stream's reader would concatenate them).
+  private readonly input = new PassThrough({ objectMode: true, highWaterMark: 64 });
+  private readonly tally: Tally;
+  private readonly done: Promise<ArchiveSummary>;
+  private failure: Error | undefined;
+  private received = 0;
+
+  /** `size`: the archive's whole size when known (a file); otherwise the ratio is checked against what has arrived. */
+  constructor(limits: ArchiveLimits = DEFAULT_LIMITS, private readonly size?: number) {
+    this.tally = new Tally(limits, size ?? 0, size === undefined);
+    // Its failures reach the walk (while it reads) or nobody (after): never an unhandled 'error'.
+    this.input.on('error', () => undefined);
+    this.done = walkTar(this.input, (e) => inspectTarEntry(e, this.tally)).then(() => this.tally.summary());
+    // Remembered for write/end; the walk stops reading at its first failure.
+    this.done.catch((err: unknown) => { this.failure = err instanceof Error ? err : new Error(String(err)); this.input.resume(); });
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.check();
+    this.received += chunk.length;
+    if (this.size === undefined) this.tally.compressed = this.received;
+    if (!this.input.write(chunk)) await Promise.race([once(this.input, 'drain'), this.done]);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** After the last byte: the archive's summary, or its refusal. */
+  async end(): Promise<ArchiveSummary> {
+    this.input.end();
+    return this.done;
+  }
+
+  /** Stops the parse (the upload failed); any refusal it had is dropped. */
+  abort(): void {
+    this.done.catch(() => undefined);
+    this.input.destroy(new Error('the upload stopped'));
+  }
 }
 
 export async function inspectArchive(file: string, kind: ArchiveKind, limits: ArchiveLimits = DEFAULT_LIMITS): Promise<ArchiveSummary> {
-  const tally = new Tally(limits, (await stat(file)).size);
-  await walk(file, kind, limits, async (e) => {
+  const size = (await stat(file)).size;
+  if (kind !== 'zip') {
+    const inspection = new TarInspection(limits, size);
+    try {
+      for await (const chunk of fileBytes(file)) await inspection.write(chunk);
+    } catch (err) {
+      inspection.abort();
+      throw err;
+    }
+    return inspection.end();
+  }
+  const tally = new Tally(limits, size);
+  await walkZip(file, limits, (e) => {
     tally.entry(e);
-    if (kind === 'zip') { tally.add(e.size, e); return; }
-    // The header's size first, then the bytes actually there: a truncated or corrupt tar fails here.
-    tally.fits(e.size, e);
-    await copy(e, tally);
+    tally.add(e.size, e);
+    return Promise.resolve();
   });
   return tally.summary();
 }

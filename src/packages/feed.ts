@@ -1,20 +1,21 @@
 // The built-in feed: package files in the shared Packages folder, rows in the database. A push
-// streams to a temp file in that folder while it is hashed (SHA-1) and sized, is inspected as an
-// archive, then renamed into place in the transaction that inserts its row: memory stays flat for
-// any size, and a broken upload leaves no row (and at worst a temp file the sweep removes). Each
+// streams to a temp file in that folder while it is hashed (SHA-1), sized and (a tar) inspected as an
+// archive, is flushed to disk, then renamed into place in the transaction that inserts its row:
+// memory stays flat for any size, a package answered 201 survives a crash of the machine, and a
+// broken upload leaves no row (and at worst a temp file the sweep removes). Each
 // upload gets a file name of its own, so a replacement never overwrites the file a reader has open;
 // the file it replaced goes once the new row is committed.
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { DurableFileSink, syncFolder } from '../storage/durableFile.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError } from '../errors.js';
 import { numberSetting } from '../tasks/queries.js';
-import { archiveKindOf, DEFAULT_LIMITS, inspectArchive, type ArchiveLimits } from './archive.js';
+import { archiveKindOf, DEFAULT_LIMITS, inspectArchive, TarInspection, type ArchiveLimits } from './archive.js';
 import { packageVersionId, parsePackageFileName, versionSortKey } from './names.js';
 import {
   deletePackageRow, lockPackageVersion, selectBuildInformation, selectPackage, selectPackagePaths, selectPackageVersion, upsertPackage, type PackageRow,
@@ -73,19 +74,25 @@ export async function pushPackage(p: PushInput, maxBytes: number, limits: Archiv
   const temp = join(incoming, `${randomUUID()}${TEMP_SUFFIX}`);
   const hash = createHash('sha1');
   let size = 0;
+  // A tar or tar.gz is parsed and checked as it arrives (no second read of the file); a zip's
+  // directory is at its end, so it is inspected once the file is whole.
+  const inspection = kind === 'zip' ? undefined : new TarInspection(limits);
   const measure = new Transform({
+    highWaterMark: 1024 * 1024,
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > maxBytes) { done(tooLarge(maxBytes)); return; }
       hash.update(chunk);
-      done(null, chunk);
+      if (!inspection) { done(null, chunk); return; }
+      inspection.write(chunk).then(() => done(null, chunk), done);
     },
   });
   let keepTemp = false;
   try {
-    await pipeline(p.data, measure, createWriteStream(temp, { flags: 'wx', mode: 0o640, highWaterMark: 1024 * 1024 }));
+    // On disk (fsync) before it is renamed into place and its row committed.
+    await pipeline(p.data, measure, new DurableFileSink(temp, 0o640));
     if (size === 0) throw new InputError(`The package ${p.fileName} is empty; push the archive file itself.`);
-    await inspectArchive(temp, kind, limits);
+    if (inspection) await inspection.end(); else await inspectArchive(temp, kind, limits);
     const sha1 = hash.digest('hex');
     const id = packageVersionId(name.packageId, name.version);
     const folder = join(p.spaceId, name.packageId.toLowerCase());
@@ -111,11 +118,15 @@ export async function pushPackage(p: PushInput, maxBytes: number, limits: Archiv
       await mkdir(join(p.packagesDir, folder), { recursive: true, mode: 0o750 });
       await rename(temp, join(p.packagesDir, relPath));
       keepTemp = true;
+      await syncFolder(join(p.packagesDir, folder));
       replaced = existing?.rel_path;
       return { row, outcome: existing ? 'replaced' : 'created' };
     });
     if (replaced) await rm(join(p.packagesDir, replaced), { force: true }).catch(() => undefined);
     return result;
+  } catch (err) {
+    inspection?.abort();
+    throw err;
   } finally {
     if (!keepTemp) await rm(temp, { force: true }).catch(() => undefined);
   }
