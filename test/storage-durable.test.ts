@@ -19,7 +19,7 @@ describe('durable file sink', () => {
     const hash = createHash('sha1');
     let total = 0;
     let i = 0;
-    async function* chunks(): AsyncGenerator<Buffer> {
+    function* chunks(): Generator<Buffer> {
       while (total < 150 * 1024 * 1024) {
         const b = Buffer.alloc(sizes[i % sizes.length]!, i % 251);
         i++;
@@ -46,7 +46,7 @@ describe('durable file sink', () => {
 
   it('closes its file when the stream it writes fails part way', async () => {
     const file = join(dir, 'broken.bin');
-    async function* failing(): AsyncGenerator<Buffer> {
+    function* failing(): Generator<Buffer> {
       yield Buffer.alloc(1024, 1);
       throw new Error('the client went away');
     }
