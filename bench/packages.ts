@@ -1,15 +1,23 @@
-// bench/packages: the built-in feed's streaming, side by side with the file system in one run. A
-// package of 10 MB, 100 MB and 1 GB is pushed through the API (multipart, as the official client
-// sends it) and downloaded again, against `cp` of the same file on the same disk; the node's peak
+// bench/packages: the built-in feed's streaming, side by side with the file system and with a bare
+// Node.js server in one run. A package of 10 MB, 100 MB and 1 GB is pushed through the API
+// (multipart, as the official client sends it) and downloaded again, with curl as the client where
+// it is installed (node:http otherwise); beside it, in the same rounds: `cp` of the same file on the
+// same disk (the kernel copies page-cache pages, copy_file_range: no byte enters user space), `cp`
+// followed by an fsync of the copy (what a push guarantees before it answers: the file is on disk),
+// and the same transfers against lib/transferReference, a node:http server that only hashes and
+// writes (push) or streams the file (download): the most any Node.js server can do on this machine.
+// Every measure starts after `sync`; each is the median of BENCH_RUNS rounds. The node's peak
 // resident set is read from /proc. Then a package of 10,000 small files is extracted by Cuttle's
 // extraction (the package step's) against `tar -x` of the same file. Prints one JSON document.
-//   npm run bench:packages                 BENCH_QUICK=1: 10 MB and 100 MB, 2,000 files
-import { execFileSync } from 'node:child_process';
+//   npm run bench:packages     BENCH_QUICK=1: 10 MB and 100 MB, one round, 2,000 files; BENCH_SIZES=1024 picks sizes
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { extractArchive } from '../src/packages/archive.js';
@@ -37,24 +45,77 @@ async function timedAsync(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-function upload(n: Node, file: string, name: string): Promise<number> {
-  const boundary = '----cuttlebench';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="fileToUpload"; filename="${name}"\r\nContent-Type: application/x-tar\r\n\r\n`);
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const size = statSync(file).size;
-  return new Promise((resolve, reject) => {
-    const req = request(`${n.url}/api/Spaces-1/packages/raw`, {
-      method: 'POST', headers: { 'X-Octopus-ApiKey': API_KEY, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + size + tail.length },
-    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-    req.on('error', reject);
-    req.write(head);
-    const body = createReadStream(file);
-    body.on('end', () => req.end(tail));
-    body.pipe(req, { end: false });
-  });
+/** How the bench speaks HTTP: curl where installed (what a build server's script uses), else node:http. */
+interface Client {
+  readonly name: string;
+  /** POSTs `file` as the multipart field fileToUpload named `name`; the answer's status. */
+  upload(url: string, file: string, name: string): Promise<number>;
+  /** GETs `url` into the file `to`; the answer's status. */
+  download(url: string, to: string): Promise<number>;
 }
 
-async function transfers(n: Node, dir: string): Promise<Record<string, unknown>[]> {
+const execFileAsync = promisify(execFile);
+const run = async (cmd: string, args: string[]): Promise<string> => (await execFileAsync(cmd, args, { maxBuffer: 1024 * 1024 })).stdout;
+
+const curl: Client = {
+  name: 'curl',
+  upload: async (url, file, name) => Number(await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `X-Octopus-ApiKey: ${API_KEY}`, '-F', `fileToUpload=@${file};filename=${name};type=application/x-tar`, url])),
+  download: async (url, to) => Number(await run('curl', ['-s', '-o', to, '-w', '%{http_code}', '-H', `X-Octopus-ApiKey: ${API_KEY}`, url])),
+};
+
+const nodeHttp: Client = {
+  name: 'node:http',
+  upload: (url, file, name) => {
+    const boundary = '----cuttlebench';
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="fileToUpload"; filename="${name}"\r\nContent-Type: application/x-tar\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const size = statSync(file).size;
+    return new Promise((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST', headers: { 'X-Octopus-ApiKey': API_KEY, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + size + tail.length },
+      }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.write(head);
+      const body = createReadStream(file, { highWaterMark: MB });
+      body.on('end', () => req.end(tail));
+      body.pipe(req, { end: false });
+    });
+  },
+  download: (url, to) => new Promise((resolve, reject) => {
+    get(url, { headers: { 'X-Octopus-ApiKey': API_KEY } }, (res) => {
+      pipeline(res, createWriteStream(to)).then(() => resolve(res.statusCode ?? 0), reject);
+    }).on('error', reject);
+  }),
+};
+
+function haveCurl(): boolean {
+  try { execFileSync('curl', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
+}
+
+/** The plain node:http server of lib/transferReference, in its own process. */
+async function startReference(dir: string): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/transferReference.js', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.once('data', (line: string) => resolve(Number(/listening (\d+)/.exec(line)?.[1])));
+    child.once('exit', (code) => reject(new Error(`the reference server exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+/** Writes back every dirty page first, so that one measure never pays for the writes of the one before. */
+function settle(): void { execFileSync('sync'); }
+
+async function timedMs(fn: () => Promise<unknown> | void): Promise<number> {
+  settle();
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+const medianOfList = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function transfers(n: Node, dir: string, client: Client, reference: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const mb of SIZES) {
     // One entry of random bytes (not compressible, as real build output mostly is not).
@@ -63,37 +124,50 @@ async function transfers(n: Node, dir: string): Promise<Record<string, unknown>[
     const ws = createWriteStream(src);
     for (let i = 0; i < mb; i++) { for (let j = 0; j < MB; j += 4) chunk.writeUInt32LE((Math.random() * 0xffffffff) >>> 0, j); if (!ws.write(Buffer.from(chunk))) await new Promise<void>((r) => { ws.once('drain', () => r()); }); }
     await new Promise<void>((r) => { ws.end(() => r()); });
-    const file = join(dir, `Bench${mb}.1.0.0.tar`);
+    const name = `Bench${mb}.1.0.0.tar`;
+    const file = join(dir, name);
     await tar.create({ file, cwd: dir }, ['blob.bin']);
     rmSync(src);
     const size = statSync(file).size;
+    const copy = join(dir, 'copy.tar');
     const pid = n.child.pid!;
     const before = peakMb(pid);
-    const copy = join(dir, 'copy.tar');
-    const cpUp = timed(() => execFileSync('cp', [file, copy]));
-    rmSync(copy);
-    let status = 0;
-    const up = await timedAsync(async () => { status = await upload(n, file, `Bench${mb}.1.0.0.tar`); });
-    if (status !== 201) throw new Error(`push of ${mb} MB answered ${status}`);
-    const afterUp = peakMb(pid);
-    // node:http rather than fetch: the client's own stream machinery must not be what is measured.
-    const down = await timedAsync(() => new Promise<void>((resolve, reject) => {
-      get(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, { headers: { 'X-Octopus-ApiKey': API_KEY } }, (res) => {
-        if (res.statusCode !== 200) { reject(new Error(`download answered ${res.statusCode}`)); return; }
-        pipeline(res, createWriteStream(copy)).then(resolve, reject);
-      }).on('error', reject);
-    }));
-    if (statSync(copy).size !== size) throw new Error('the download is not the size of the package');
+    const t: Record<'cp' | 'cp_fsync' | 'up' | 'down' | 'refUp' | 'refDown', number[]> = { cp: [], cp_fsync: [], up: [], down: [], refUp: [], refDown: [] };
+    let afterUp = before;
+    const expect = (what: string, status: number, want: number) => { if (status !== want) throw new Error(`${what} of ${mb} MB answered ${status}`); };
+    const downloaded = () => { if (statSync(copy).size !== size) throw new Error('the download is not the size of the package'); rmSync(copy); };
+    // Each round measures every side once, in turn, so that the machine's drift falls on all of them.
+    for (let r = 0; r < config.runs; r++) {
+      t.cp.push(await timedMs(() => { execFileSync('cp', [file, copy]); }));
+      rmSync(copy);
+      t.cp_fsync.push(await timedMs(() => { execFileSync('cp', [file, copy]); execFileSync('sync', [copy]); }));
+      rmSync(copy);
+      t.up.push(await timedMs(async () => expect('push', await client.upload(`${n.url}/api/Spaces-1/packages/raw?overwriteMode=OverwriteExisting`, file, name), 201)));
+      afterUp = Math.max(afterUp, peakMb(pid));
+      t.down.push(await timedMs(async () => expect('download', await client.download(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, copy), 200)));
+      downloaded();
+      t.refUp.push(await timedMs(async () => expect('reference push', await client.upload(`${reference}/`, file, name), 201)));
+      t.refDown.push(await timedMs(async () => expect('reference download', await client.download(`${reference}/`, copy), 200)));
+      rmSync(copy);
+    }
     const afterDown = peakMb(pid);
-    rmSync(copy);
-    const cpDown = timed(() => execFileSync('cp', [file, copy]));
-    rmSync(copy);
     rmSync(file);
-    const mbps = (ms: number) => round(size / MB / (ms / 1000), 1);
+    const mbps = (ms: number[]) => round(size / MB / (medianOfList(ms) / 1000), 0);
+    const speed = { cp: mbps(t.cp), cp_fsync: mbps(t.cp_fsync), up: mbps(t.up), down: mbps(t.down), refUp: mbps(t.refUp), refDown: mbps(t.refDown) };
     out.push({
-      size_mb: mb, upload_mb_per_s: mbps(up), download_mb_per_s: mbps(down), cp_mb_per_s: mbps(cpUp), cp_again_mb_per_s: mbps(cpDown),
-      upload_vs_cp: round(cpUp / up), download_vs_cp: round(cpDown / down),
-      node_peak_rss_mb: { before: round(before, 0), after_upload: round(afterUp, 0), after_download: round(afterDown, 0) },
+      size_mb: mb,
+      rounds: config.runs,
+      mb_per_s: {
+        cuttle_push: speed.up, cuttle_download: speed.down,
+        reference_node_http_push: speed.refUp, reference_node_http_download: speed.refDown,
+        cp: speed.cp, cp_then_fsync: speed.cp_fsync,
+      },
+      runs_ms: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.map((x) => round(x, 0))])),
+      upload_vs_cp: round(speed.up / speed.cp), download_vs_cp: round(speed.down / speed.cp),
+      upload_vs_cp_then_fsync: round(speed.up / speed.cp_fsync),
+      upload_vs_reference: round(speed.up / speed.refUp), download_vs_reference: round(speed.down / speed.refDown),
+      reference_vs_cp: { push: round(speed.refUp / speed.cp), download: round(speed.refDown / speed.cp), push_vs_cp_then_fsync: round(speed.refUp / speed.cp_fsync) },
+      node_peak_rss_mb: { before: round(before, 0), after_uploads: round(afterUp, 0), after_downloads: round(afterDown, 0) },
     });
     await fetch(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0`, { method: 'DELETE', headers: { 'X-Octopus-ApiKey': API_KEY } });
   }
@@ -129,17 +203,32 @@ async function extraction(dir: string): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   const c = await Cluster.create();
-  // Beside the cluster's shared folder (both under the temp folder): the same disk for cp and the feed.
+  // Beside the cluster's shared folder (both under the temp folder): the same disk for cp, the feed and the reference.
   const dir = join(tmpdir(), `cuttle-bench-packages-${process.pid}`);
   await mkdir(dir, { recursive: true });
+  const refDir = join(dir, 'reference');
+  await mkdir(refDir);
+  const reference = await startReference(refDir);
+  const client = haveCurl() ? curl : nodeHttp;
   let out: Record<string, unknown>;
   try {
     const [n] = await c.start('b1');
     await c.db.query(`INSERT INTO settings (key, value) VALUES ('packages.max_upload_mb', '4096') ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
-    const t = await transfers(n!, dir);
+    const t = await transfers(n!, dir, client, reference.url);
     const x = await extraction(dir);
-    out = { summary: { transfers: t.map((r) => ({ size_mb: r.size_mb, upload_vs_cp: r.upload_vs_cp, download_vs_cp: r.download_vs_cp, node_peak_rss_mb: r.node_peak_rss_mb })), extraction: x }, transfers: t, extraction: x };
+    const last = t[t.length - 1]!;
+    out = {
+      summary: {
+        client: client.name,
+        transfers: t.map((r) => ({ size_mb: r.size_mb, mb_per_s: r.mb_per_s, upload_vs_cp: r.upload_vs_cp, download_vs_cp: r.download_vs_cp, upload_vs_cp_then_fsync: r.upload_vs_cp_then_fsync, upload_vs_reference: r.upload_vs_reference, download_vs_reference: r.download_vs_reference, node_peak_rss_mb: r.node_peak_rss_mb })),
+        target_80_percent_of_cp: { size_mb: last.size_mb, upload: Number(last.upload_vs_cp) >= 0.8, download: Number(last.download_vs_cp) >= 0.8 },
+        extraction: x,
+      },
+      transfers: t,
+      extraction: x,
+    };
   } finally {
+    reference.stop();
     await c.close();
     rmSync(dir, { recursive: true, force: true });
   }
