@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import pg from 'pg';
 import { freePort } from '../src/db/embedded.js';
 import { generateMasterKey } from '../src/crypto/masterKey.js';
 import {
-  ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, createCluster, cuttle, freshDatabase, must, startNode, tempDir,
+  ADMIN_API_KEY, ADMIN_PASSWORD, adminQuery, api, createCluster, cuttle, freshDatabase, makeReadOnly, must, startNode, tempDir,
   type CliResult, type NodeProcess, type TestCluster,
 } from './helpers.js';
 
@@ -56,19 +55,6 @@ async function summaryNode(base: string, name: string): Promise<any> {
 
 function currentPaths(home: string): Record<string, string | null> {
   return JSON.parse(must(cuttle(['path', '--home', home, '--format', 'json'])).stdout);
-}
-
-const isRoot = process.getuid?.() === 0;
-
-/** Makes a folder read-only: a read-only bind mount as root (root ignores permissions), chmod 555 otherwise. */
-function makeReadOnly(dir: string): () => void {
-  if (isRoot) {
-    execFileSync('mount', ['--bind', dir, dir]);
-    execFileSync('mount', ['-o', 'remount,ro,bind', dir, dir]);
-    return () => { try { execFileSync('umount', [dir]); } catch { /* already gone */ } };
-  }
-  execFileSync('chmod', ['555', dir]);
-  return () => execFileSync('chmod', ['755', dir]);
 }
 
 describe('setup and join refuse bad input and leave nothing behind', () => {

@@ -375,3 +375,15 @@ export function assertRefused(r: ApiResponse, status: number, pattern: RegExp): 
   assert.ok(Array.isArray(r.body.Errors));
   assert.match(`${r.body.ErrorMessage}\n${(r.body.Errors as string[]).join('\n')}`, pattern);
 }
+
+/** Makes a folder read-only: a read-only bind mount as root (root ignores permissions), chmod 555 otherwise; returns the undo. */
+export function makeReadOnly(dir: string): () => void {
+  if (process.getuid?.() === 0) {
+    spawnSync('mount', ['--bind', dir, dir], { stdio: 'ignore' });
+    const r = spawnSync('mount', ['-o', 'remount,ro,bind', dir, dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`could not make ${dir} read-only: ${r.stderr}`);
+    return () => { spawnSync('umount', [dir], { stdio: 'ignore' }); };
+  }
+  chmodSync(dir, 0o555);
+  return () => chmodSync(dir, 0o755);
+}

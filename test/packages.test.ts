@@ -15,7 +15,7 @@ import {
   LifecycleRepository, EnvironmentRepository, type DeploymentStep, type Space,
 } from '@octopusdeploy/api-client';
 import * as tar from 'tar';
-import { ADMIN_API_KEY, adminQuery, api, readyCluster, refusedWith, startNode, tempDir, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
+import { ADMIN_API_KEY, adminQuery, api, makeReadOnly, readyCluster, refusedWith, startNode, tempDir, waitFor, type NodeProcess, type TestCluster } from './helpers.js';
 
 const PASSWORD = 'feed-secret-password-value';
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -241,6 +241,22 @@ describe('the built-in feed through the official client on two nodes', () => {
     });
     await waitFor('the cut upload\'s temp file to go', () => incoming().length === 0, 10_000);
     assert.equal(await count(), before, 'nothing was written');
+
+    // The shared folder turns read-only under a running node: a 503 naming the folder, nothing kept; then it works again.
+    const undo = makeReadOnly(join(cluster.shared, 'Packages'));
+    let ro: { status: number; body: any };
+    try {
+      ro = await pushRaw(b.url, space.Id, 'ReadOnly.1.0.0.zip', good);
+    } finally {
+      undo();
+    }
+    assert.equal(ro.status, 503, JSON.stringify(ro.body));
+    assert.match(ro.body.ErrorMessage, /shared Packages folder .* (is read-only|cannot be written)/);
+    assert.match(ro.body.ErrorMessage, /cuttle doctor/);
+    assert.equal(await count(), before, 'nothing was written');
+    assert.equal(incoming().length, 0);
+    assert.equal((await pushRaw(b.url, space.Id, 'ReadOnly.1.0.0.zip', good)).status, 201);
+    assert.equal((await api(b.url, `/api/${space.Id}/packages/packages-ReadOnly.1.0.0`, { method: 'DELETE', apiKey: ADMIN_API_KEY })).status, 200);
     assert.equal((await api(b.url, '/api/octopusservernodes/ping')).status, 200);
   });
 

@@ -13,7 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { DurableFileSink, syncFolder } from '../storage/durableFile.js';
-import { ConflictError, InputError, NotFoundError, TooLargeError } from '../errors.js';
+import { ConflictError, EnvironmentError, InputError, NotFoundError, TooLargeError } from '../errors.js';
 import { numberSetting } from '../tasks/queries.js';
 import { archiveKindOf, DEFAULT_LIMITS, inspectArchive, TarInspection, type ArchiveLimits } from './archive.js';
 import { packageVersionId, parsePackageFileName, versionSortKey } from './names.js';
@@ -61,6 +61,21 @@ export interface PushInput {
 
 export interface Pushed { readonly row: PackageRow; readonly outcome: 'created' | 'replaced' | 'ignored' }
 
+/** What the file system refuses that no request can fix: the share is read-only, full, or not ours. */
+const STORAGE_CODES: Record<string, string> = {
+  EROFS: 'is read-only', EACCES: 'cannot be written by this node', EPERM: 'cannot be written by this node',
+  ENOSPC: 'is full', EDQUOT: 'is over its quota', EIO: 'reports an input/output error', ESTALE: 'is a stale network mount',
+};
+
+/** A push that failed on the shared folder itself, as a 503 naming the folder and the check to run; else undefined. */
+function storageProblem(err: unknown, dir: string): EnvironmentError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  const what = STORAGE_CODES[code];
+  if (!what) return undefined;
+  return new EnvironmentError(`The package was not stored: the shared Packages folder ${dir} ${what} (${code}). Nothing was kept; fix the share (\`cuttle doctor\` on this node checks it) and push again.`);
+}
+
 /** Thrown by the upload stream when the body is over the limit (the route maps its own error to this). */
 export function tooLarge(maxBytes: number): TooLargeError {
   return new TooLargeError(`The package is larger than ${Math.round(maxBytes / 1024 / 1024)} MB, the feed's limit (the packages.max_upload_mb setting).`);
@@ -70,7 +85,7 @@ export async function pushPackage(p: PushInput, maxBytes: number, limits: Archiv
   const name = parsePackageFileName(p.fileName);
   const kind = archiveKindOf(name.extension)!;
   const incoming = join(p.packagesDir, TEMP_FOLDER);
-  await mkdir(incoming, { recursive: true, mode: 0o700 });
+  await mkdir(incoming, { recursive: true, mode: 0o700 }).catch((err: unknown) => { throw storageProblem(err, p.packagesDir) ?? err; });
   const temp = join(incoming, `${randomUUID()}${TEMP_SUFFIX}`);
   const hash = createHash('sha1');
   let size = 0;
@@ -126,7 +141,7 @@ export async function pushPackage(p: PushInput, maxBytes: number, limits: Archiv
     return result;
   } catch (err) {
     inspection?.abort();
-    throw err;
+    throw storageProblem(err, p.packagesDir) ?? err;
   } finally {
     if (!keepTemp) await rm(temp, { force: true }).catch(() => undefined);
   }
