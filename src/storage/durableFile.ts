@@ -15,13 +15,13 @@ export class DurableFileSink extends Writable {
   private flushing: Promise<void> | undefined;
   private flushError: Error | undefined;
 
-  /** `flags` as for open(2) through Node ('wx': never over an existing name). */
-  constructor(private readonly path: string, private readonly mode: number, private readonly flags = 'wx') {
+  /** Creates `path` (never over an existing name) with `mode`. */
+  constructor(private readonly path: string, private readonly mode: number) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    open(this.path, this.flags, this.mode).then((fh) => { this.fh = fh; callback(); }, callback);
+    open(this.path, 'wx', this.mode).then((fh) => { this.fh = fh; callback(); }, callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
