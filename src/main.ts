@@ -135,7 +135,9 @@ export async function runNode(input: RunNodeInput): Promise<RunningNode> {
     await logConnectionBudget(pool, async () => (await listNodes(pool, options.offlineThresholdMs)).length, poolSize, sessionUrl !== config.databaseUrl, log);
     monitor.start();
     cleanups.push(() => monitor.stop());
-    void monitor.check();
+    // The first full check (peers' beacons included) before anything reads its finding: task
+    // claiming, metrics and telemetry never see a node whose storage has not been checked yet.
+    await monitor.check();
 
     // A restarting node first settles what its previous life left running, then takes new work.
     const recovered = await withTransaction(pool, (c) => recoverOrphans(c, options.orphanGraceMs, options.offlineThresholdMs, paths.TaskLogs, registry));

@@ -161,7 +161,7 @@ describe('metrics and telemetry on a two-node cluster', () => {
         assert.ok(Date.parse(s.time) > Date.now() - 600_000);
         assert.ok(s.queue && typeof s.queue.queued === 'number');
         assert.deepEqual(s.nodes.map((n: any) => n.name).sort(), ['ma', 'mb']);
-        assert.ok(s.storage.length >= 5 && s.storage.every((f: any) => f.ok));
+        assert.ok(s.storage.length >= 5 && s.storage.every((f: any) => f.ok), `${s.node} at ${s.time}: ${JSON.stringify(s.storage)}`);
       }
     }
     const doctor = cuttle(['doctor', '--home', cluster.homes[1]!]);
