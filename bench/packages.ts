@@ -108,11 +108,10 @@ async function startReference(dir: string): Promise<{ url: string; stop: () => v
 /** Writes back every dirty page first, so that one measure never pays for the writes of the one before. */
 function settle(): void { execFileSync('sync'); }
 
+/** {@link timedAsync} after {@link settle}. */
 async function timedMs(fn: () => Promise<unknown> | void): Promise<number> {
   settle();
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
+  return timedAsync(async () => { await fn(); });
 }
 
 const medianOfList = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
@@ -134,7 +133,11 @@ async function transfers(n: Node, dir: string, client: Client, reference: string
     const copy = join(dir, 'copy.tar');
     const pid = n.child.pid!;
     const before = peakMb(pid);
-    const t: Record<'cp' | 'cp_fsync' | 'sha1' | 'up' | 'down' | 'refUp' | 'refDown', number[]> = { cp: [], cp_fsync: [], sha1: [], up: [], down: [], refUp: [], refDown: [] };
+    // Each side's time per round, in ms, under the name the JSON reports it by.
+    const t = {
+      cuttle_push: [] as number[], cuttle_download: [] as number[], reference_node_http_push: [] as number[], reference_node_http_download: [] as number[],
+      cp: [] as number[], cp_then_fsync: [] as number[], sha1_alone: [] as number[],
+    };
     let afterUp = before;
     const expect = (what: string, status: number, want: number) => { if (status !== want) throw new Error(`${what} of ${mb} MB answered ${status}`); };
     const downloaded = () => { if (statSync(copy).size !== size) throw new Error('the download is not the size of the package'); rmSync(copy); };
@@ -142,16 +145,16 @@ async function transfers(n: Node, dir: string, client: Client, reference: string
     for (let r = 0; r < config.runs; r++) {
       t.cp.push(await timedMs(() => { execFileSync('cp', [file, copy]); }));
       rmSync(copy);
-      t.cp_fsync.push(await timedMs(() => { execFileSync('cp', [file, copy]); execFileSync('sync', [copy]); }));
+      t.cp_then_fsync.push(await timedMs(() => { execFileSync('cp', [file, copy]); execFileSync('sync', [copy]); }));
       rmSync(copy);
       // What the hash a push must compute allows by itself: SHA-1 over the file, read from the page cache.
-      t.sha1.push(await timedMs(async () => { const h = createHash('sha1'); for await (const b of createReadStream(file, { highWaterMark: MB })) h.update(b as Buffer); h.digest(); }));
-      t.up.push(await timedMs(async () => expect('push', await client.upload(`${n.url}/api/Spaces-1/packages/raw?overwriteMode=OverwriteExisting`, file, name), 201)));
+      t.sha1_alone.push(await timedMs(async () => { const h = createHash('sha1'); for await (const b of createReadStream(file, { highWaterMark: MB })) h.update(b as Buffer); h.digest(); }));
+      t.cuttle_push.push(await timedMs(async () => expect('push', await client.upload(`${n.url}/api/Spaces-1/packages/raw?overwriteMode=OverwriteExisting`, file, name), 201)));
       afterUp = Math.max(afterUp, peakMb(pid));
-      t.down.push(await timedMs(async () => expect('download', await client.download(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, copy), 200)));
+      t.cuttle_download.push(await timedMs(async () => expect('download', await client.download(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0/raw`, copy), 200)));
       downloaded();
-      t.refUp.push(await timedMs(async () => expect('reference push', await client.upload(`${reference}/`, file, name), 201)));
-      t.refDown.push(await timedMs(async () => expect('reference download', await client.download(`${reference}/`, copy), 200)));
+      t.reference_node_http_push.push(await timedMs(async () => expect('reference push', await client.upload(`${reference}/`, file, name), 201)));
+      t.reference_node_http_download.push(await timedMs(async () => expect('reference download', await client.download(`${reference}/`, copy), 200)));
       rmSync(copy);
     }
     const afterDown = peakMb(pid);
@@ -160,25 +163,22 @@ async function transfers(n: Node, dir: string, client: Client, reference: string
     // 0.17 s in one round and 1.1 s in the next here), and the median beside it.
     const best = (ms: number[]) => round(size / MB / (Math.min(...ms) / 1000), 0);
     const mid = (ms: number[]) => round(size / MB / (medianOfList(ms) / 1000), 0);
-    const speed = { cp: best(t.cp), cp_fsync: best(t.cp_fsync), sha1: best(t.sha1), up: best(t.up), down: best(t.down), refUp: best(t.refUp), refDown: best(t.refDown) };
+    const each = (f: (ms: number[]) => number) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, f(v)])) as Record<keyof typeof t, number>;
+    const speed = each(best);
     out.push({
       size_mb: mb,
       rounds: config.runs,
-      mb_per_s: {
-        cuttle_push: speed.up, cuttle_download: speed.down,
-        reference_node_http_push: speed.refUp, reference_node_http_download: speed.refDown,
-        cp: speed.cp, cp_then_fsync: speed.cp_fsync, sha1_alone: speed.sha1,
-      },
-      median_mb_per_s: {
-        cuttle_push: mid(t.up), cuttle_download: mid(t.down), reference_node_http_push: mid(t.refUp), reference_node_http_download: mid(t.refDown),
-        cp: mid(t.cp), cp_then_fsync: mid(t.cp_fsync), sha1_alone: mid(t.sha1),
-      },
+      mb_per_s: speed,
+      median_mb_per_s: each(mid),
       runs_ms: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.map((x) => round(x, 0))])),
-      upload_vs_cp: round(speed.up / speed.cp), download_vs_cp: round(speed.down / speed.cp),
-      upload_vs_cp_then_fsync: round(speed.up / speed.cp_fsync),
-      upload_vs_reference: round(speed.up / speed.refUp), download_vs_reference: round(speed.down / speed.refDown),
-      reference_vs_cp: { push: round(speed.refUp / speed.cp), download: round(speed.refDown / speed.cp), push_vs_cp_then_fsync: round(speed.refUp / speed.cp_fsync) },
-      sha1_alone_vs_cp: round(speed.sha1 / speed.cp),
+      upload_vs_cp: round(speed.cuttle_push / speed.cp), download_vs_cp: round(speed.cuttle_download / speed.cp),
+      upload_vs_cp_then_fsync: round(speed.cuttle_push / speed.cp_then_fsync),
+      upload_vs_reference: round(speed.cuttle_push / speed.reference_node_http_push), download_vs_reference: round(speed.cuttle_download / speed.reference_node_http_download),
+      reference_vs_cp: {
+        push: round(speed.reference_node_http_push / speed.cp), download: round(speed.reference_node_http_download / speed.cp),
+        push_vs_cp_then_fsync: round(speed.reference_node_http_push / speed.cp_then_fsync),
+      },
+      sha1_alone_vs_cp: round(speed.sha1_alone / speed.cp),
       node_peak_rss_mb: { before: round(before, 0), after_uploads: round(afterUp, 0), after_downloads: round(afterDown, 0) },
     });
     await fetch(`${n.url}/api/Spaces-1/packages/packages-Bench${mb}.1.0.0`, { method: 'DELETE', headers: { 'X-Octopus-ApiKey': API_KEY } });
