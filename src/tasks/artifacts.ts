@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readlink, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { DurableFileSink, syncFolder } from '../storage/durableFile.js';
 import type { OwnedTask } from './owned.js';
 import { insertArtifact, type ArtifactRow } from './queries.js';
 
@@ -95,13 +93,21 @@ export async function collectArtifact(owned: OwnedTask, artifactsDir: string, sp
   try {
     // Not recursive: a missing Artifacts folder (an unmounted share) must fail, not be recreated locally.
     await mkdir(folder).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
-    // From the descriptor that passed the checks (the path could point elsewhere by now), onto
-    // disk before the rename and the row.
-    const source = fh.createReadStream({ start: 0, autoClose: false });
-    await pipeline(source, new DurableFileSink(tmp, 0o600));
-    length = source.bytesRead;
+    const out = await open(tmp, 'wx', 0o600);
+    try {
+      // From the descriptor that passed the checks: the path could point elsewhere by now.
+      const buf = Buffer.allocUnsafe(1 << 16);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, length);
+        if (bytesRead === 0) break;
+        await out.write(buf, 0, bytesRead);
+        length += bytesRead;
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
     await rename(tmp, final);
-    await syncFolder(folder);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
